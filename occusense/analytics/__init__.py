@@ -1,0 +1,1 @@
+"""Counting analytics: regions, line, flow (pure logic, no I/O)."""

@@ -1,0 +1,218 @@
+"""The ``occusense`` command: run, config, eval.
+
+Scripts drive it; these flags are stable: ``run --source --config --out
+--max-frames --no-web`` and ``eval --gt (--tracks | --source) --line
+--region --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from occusense.config import DeviceConfig, config_to_dict, load_config
+from occusense.errors import OccusenseError
+
+SAMPLE_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+config_app = typer.Typer(no_args_is_help=True, help="Print or check configurations.")
+app.add_typer(config_app, name="config")
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _load(path: Path | None) -> DeviceConfig:
+    try:
+        return load_config(path) if path else DeviceConfig()
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def run(
+    source: Annotated[str | None, typer.Option(help="file, folder, webcam index or URL")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML or JSON config file")] = None,
+    out: Annotated[Path | None, typer.Option(help="append reports to this JSONL file")] = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="stop after N frames")] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="do not serve the web GUI")] = False,
+    realtime: Annotated[
+        bool | None, typer.Option("--realtime/--no-realtime", help="pace files at their fps")
+    ] = None,
+    start_time: Annotated[
+        str | None, typer.Option(help="ISO time of the first frame of a file (default: now)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
+) -> None:
+    """Count people in a video source and emit VS121-P reports."""
+    from occusense.pipeline import Pipeline, run_source
+    from occusense.sources import open_source
+    from occusense.transports.local import ConsoleSink, JsonlSink
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = _load(config)
+    uri = source or cfg.source.uri or SAMPLE_VIDEO
+    start = datetime.fromisoformat(start_time).timestamp() if start_time else time.time()
+    pace = realtime if realtime is not None else cfg.source.realtime
+    try:
+        src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    width, height = src.width, src.height
+    sinks = []
+    if cfg.output.console and not quiet:
+        sinks.append(ConsoleSink())
+    jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
+    if jsonl:
+        sinks.append(JsonlSink(jsonl))
+    try:
+        pipeline = Pipeline(cfg, width, height, src.fps, start, sinks)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    if cfg.web.enabled and not no_web:
+        err.print("web GUI: not built yet in this version (pass --no-web to hide this)")
+    err.print(f"occusense: {uri} ({width}x{height} @ {src.fps:.1f} fps) -> {jsonl or 'console'}")
+    total = max_frames or src.frame_count
+    began = time.perf_counter()
+    with _progress(total, src.live) as (progress, task):
+        frames = run_source(
+            pipeline, src, max_frames,
+            on_frame=lambda f, r: progress.update(task, advance=1),
+        )
+    pipeline.close()
+    spent = time.perf_counter() - began
+    err.print(
+        f"done: {frames} frames in {spent:.1f} s ({frames / max(spent, 1e-9):.1f} fps), "
+        f"{pipeline.times.reports_sent} reports {pipeline.times.by_feature}"
+    )
+
+
+class _progress:
+    """A progress bar on stderr for files; nothing for live sources."""
+
+    def __init__(self, total: int | None, live: bool) -> None:
+        self.progress = Progress(
+            TextColumn("frames"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(), console=err, disable=live or not err.is_terminal,
+        )
+        self.total = total
+
+    def __enter__(self):
+        self.progress.start()
+        return self.progress, self.progress.add_task("run", total=self.total)
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+
+@config_app.command("defaults")
+def config_defaults(
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+) -> None:
+    """Print the default configuration (every setting, with its default)."""
+    import yaml
+
+    data = config_to_dict(DeviceConfig())
+    typer.echo(json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False))
+
+
+@config_app.command("validate")
+def config_validate(path: Path) -> None:
+    """Check a config file; print each problem with its field, exit 2 if any."""
+    _load(path)
+    typer.echo(f"{path}: valid")
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON schema of the configuration."""
+    typer.echo(json.dumps(DeviceConfig.model_json_schema(), indent=2))
+
+
+def _points(text: str, what: str) -> list[tuple[float, float]]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise _fail(f"{what}: numbers separated by commas, got {text!r}") from None
+    if len(values) % 2 or len(values) < 4:
+        raise _fail(f"{what}: give x,y pairs (at least 2 points), got {len(values)} numbers")
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+@app.command("eval")
+def eval_command(
+    gt: Annotated[Path, typer.Option(help="ground truth, MOT CSV")],
+    line: Annotated[str | None, typer.Option(help="x1,y1,x2,y2[,x3,y3...] in pixels")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="x1,y1,x2,y2,x3,y3... (repeat)")] = None,
+    flow: Annotated[str | None, typer.Option(help="3 or 4 corners x1,y1,...")] = None,
+    tracks: Annotated[Path | None, typer.Option(help="tracker output, MOT CSV")] = None,
+    source: Annotated[str | None, typer.Option(help="the video or image folder of --gt")] = None,
+    config: Annotated[Path | None, typer.Option(help="detector settings for --source")] = None,
+    fps: Annotated[float, typer.Option(help="frame rate of --tracks (sources know theirs)")] = 10.0,
+    debounce: Annotated[float, typer.Option(help="region debounce (s) for the comparison")] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Compare the sensor's counts with counts derived from ground truth."""
+    from occusense.evaluation.evaluate import EvalSpec
+    from occusense.evaluation.runner import evaluate
+
+    if (tracks is None) == (source is None):
+        raise _fail("give exactly one of --tracks or --source")
+    spec = EvalSpec(
+        line=_points(line, "--line") if line else None,
+        regions=[_points(r, "--region") for r in region or []],
+        flow=_points(flow, "--flow") if flow else None,
+        fps=fps,
+        debounce_s=debounce,
+    )
+    try:
+        result = evaluate(spec, gt, tracks=tracks, source=source, config=_load(config))
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        _print_eval(result)
+
+
+def _print_eval(result: dict) -> None:
+    out = Console()
+    if "line" in result:
+        ln = result["line"]
+        for d in ("in", "out"):
+            out.print(
+                f"line {d:>3}: truth {ln['truth'][d]:4d}  occusense {ln['counted'][d]:4d} "
+                f"({ln['accuracy'][d]:.1%})  LineZone {ln['linezone']['counted'][d]:4d} "
+                f"({ln['linezone']['accuracy'][d]:.1%})"
+            )
+    for reg in result.get("regions", []):
+        out.print(
+            f"region {reg['region']}: mean truth {reg['mean_truth']:.2f}  "
+            f"mean counted {reg['mean_counted']:.2f}  MAE {reg['mae']:.3f}"
+        )
+    if "flow" in result:
+        out.print(f"flow truth {result['flow']['truth']}\nflow counted {result['flow']['counted']}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

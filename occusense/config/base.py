@@ -1,0 +1,71 @@
+"""Building blocks of the configuration model: strict models and shapes.
+
+Shapes are stored in relative coordinates (0..1 of the frame width and
+height), as frigate does for zones, so that regions and lines survive a
+change of camera resolution; the analytics turn them into pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry import LineString, Polygon
+
+RelCoord = Annotated[float, Field(ge=0.0, le=1.0)]
+RelPoint = tuple[RelCoord, RelCoord]
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def check_simple_polygon(points: list[RelPoint], what: str) -> list[RelPoint]:
+    """Reject polygons with fewer than 3 points, no area or crossing edges."""
+    if len(points) < 3:
+        raise ValueError(f"{what} needs at least 3 points, got {len(points)}")
+    shape = Polygon(points)
+    if shape.area <= 0:
+        raise ValueError(f"{what} has no area (its points are on one line)")
+    if not shape.is_valid:
+        raise ValueError(f"{what} crosses itself; draw its edges without crossings")
+    return points
+
+
+def check_convex_flow_area(points: list[RelPoint]) -> list[RelPoint]:
+    """A flow area is a triangle or a convex quadrangle (SPEC F1)."""
+    if len(points) not in (3, 4):
+        raise ValueError(
+            f"flow area must be a triangle or a quadrangle (3 or 4 points), "
+            f"got {len(points)}"
+        )
+    check_simple_polygon(points, "flow area")
+    shape = Polygon(points)
+    if abs(shape.convex_hull.area - shape.area) > 1e-9:
+        raise ValueError("flow area must be convex; move the inner corner outwards")
+    return points
+
+
+def check_polyline(points: list[RelPoint], max_segments: int) -> list[RelPoint]:
+    """A detection line: 2 to ``max_segments + 1`` points, no zero-length segment."""
+    if len(points) < 2:
+        raise ValueError(f"a line needs at least 2 points, got {len(points)}")
+    if len(points) - 1 > max_segments:
+        raise ValueError(
+            f"a line has at most {max_segments} segments, got {len(points) - 1}"
+        )
+    for a, b in zip(points, points[1:], strict=False):
+        if a == b:
+            raise ValueError(f"line has a zero-length segment at {a}")
+    if not LineString(points).is_simple:
+        raise ValueError("line crosses itself")
+    return points
+
+
+def check_polygon_list(items: object, limit: int, what: str) -> object:
+    """Say plainly when a list of shapes is over the guide's limit."""
+    if isinstance(items, list) and len(items) > limit:
+        raise ValueError(f"at most {limit} {what} can be drawn, got {len(items)}")
+    return items

@@ -1,0 +1,184 @@
+"""Device-wide settings: identity, time, privacy, algorithm, I/O, web, LoRaWAN."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+
+from occusense.config.base import StrictModel
+
+_HEX = re.compile(r"^[0-9A-Fa-f]*$")
+
+
+def _hex_of(length: int):
+    def check(value: str) -> str:
+        if len(value) != length or not _HEX.match(value):
+            raise ValueError(f"must be {length} hexadecimal characters")
+        return value.upper()
+
+    return check
+
+
+class DeviceInfo(StrictModel):
+    """G6 and E1 device_info: what every report says about the sensor."""
+
+    name: str = Field("Workplace Sensor", min_length=1, max_length=64)
+    model: str = "VS121-P"
+    serial_number: str = Field("", description="empty = derived from the MAC address")
+    mac_address: str = Field("", description="empty = this host's MAC address")
+    ip_address: str = Field("", description="empty = this host's outbound IP address")
+    hardware_version: str = "V1.0"
+
+
+class TimeSettings(StrictModel):
+    """G6 time zone; the clock itself is the host's (NTP is the host's job)."""
+
+    timezone: str = Field("UTC", description="IANA name, e.g. Europe/Paris")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
+
+
+class PrivacyMode(str, Enum):
+    """P5: chosen at activation; only a factory reset changes it."""
+
+    normal = "normal"
+    blur = "blur"
+
+
+class RecognitionScheme(str, Enum):
+    """P2: Algorithm 1 for cluttered offices, Algorithm 2 for clean rooms."""
+
+    algorithm_1 = "algorithm_1"
+    algorithm_2 = "algorithm_2"
+
+
+class PositionRule(str, Enum):
+    """L1: where a person is: the feet (bottom-centre) or the box centre."""
+
+    feet = "feet"
+    centre = "centre"
+
+
+class PowerLineFrequency(str, Enum):
+    hz50 = "50"
+    hz60 = "60"
+
+
+class DetectorSettings(StrictModel):
+    """Which detector runs and how (P2); thresholds come from the scheme."""
+
+    backend: str = Field("nanodet", description="nanodet (bundled ONNX model)")
+    model_path: str = Field("", description="another ONNX export; empty = bundled")
+    threads: int = Field(2, ge=1, le=64)
+    score_threshold: float | None = Field(
+        None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
+    )
+
+
+class GeneralSettings(StrictModel):
+    """5.3.4 General settings."""
+
+    recognition_scheme: RecognitionScheme = RecognitionScheme.algorithm_2
+    position: PositionRule = PositionRule.feet
+    location_push_enabled: bool = False
+    location_push_port: int = Field(8600, ge=1, le=65535)
+    retransmission_enabled: bool = True
+    power_line_frequency: PowerLineFrequency = PowerLineFrequency.hz50
+    wide_dynamic_range: bool = False
+
+
+class SecurityQuestion(StrictModel):
+    question: str
+    answer_hash: str = ""
+
+
+class UserSettings(StrictModel):
+    """G1/G2: the admin account (stored hashed, never in plain text)."""
+
+    activated: bool = False
+    password_hash: str = Field("", description="argon2 hash; export leaves it out")
+    security_questions: Annotated[list[SecurityQuestion], Field(max_length=3)] = Field(
+        default_factory=list
+    )
+
+
+class WebSettings(StrictModel):
+    """Where the web GUI and REST API listen (G)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class RtspSettings(StrictModel):
+    port: int = Field(554, ge=1, le=65535)
+
+
+class DigitalIO(StrictModel):
+    """DI/DO: a software pin, or a Linux GPIO line where one exists."""
+
+    backend: str = Field("software", description="software | gpio")
+    gpio_chip: str = "/dev/gpiochip0"
+    di_line: int = Field(-1, ge=-1)
+    do_line: int = Field(-1, ge=-1)
+
+
+class LoraJoinType(str, Enum):
+    otaa = "otaa"
+    abp = "abp"
+
+
+class LoRaWANSettings(StrictModel):
+    """W3 LoRaWAN end device (guide 4.3.1 defaults)."""
+
+    enabled: bool = False
+    dev_eui: str = "24E124C0002A0000"
+    app_eui: str = "24E124C0002A0001"
+    join_type: LoraJoinType = LoraJoinType.otaa
+    app_key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
+    dev_addr: str = "00000000"
+    nwk_s_key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
+    app_s_key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
+    confirmed: bool = False
+    adr: bool = True
+    rejoin: bool = False
+    application_port: int = Field(85, ge=1, le=223)
+    spreading_factor: int = Field(10, ge=7, le=12)
+    version: str = Field("1.0.3", pattern=r"^1\.0\.[23]$")
+    region: str = "EU868"
+    gateway_eui: str = "0000000000000000"
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(1700, ge=1, le=65535)
+    reporting_interval_s: int = Field(300, ge=5, le=3600)
+
+    _dev_eui = field_validator("dev_eui", "app_eui", "gateway_eui")(
+        classmethod(lambda cls, v: _hex_of(16)(v))
+    )
+    _dev_addr = field_validator("dev_addr")(classmethod(lambda cls, v: _hex_of(8)(v)))
+
+
+class D2DSettings(StrictModel):
+    """W4 D2D controller."""
+
+    enabled: bool = False
+    key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
+    occupied_enabled: bool = True
+    occupied_command: str = "0000"
+    vacant_enabled: bool = True
+    vacant_command: str = "0001"
+    vacant_delay_s: int = Field(60, ge=1, le=3600)
+
+    _commands = field_validator("occupied_command", "vacant_command")(
+        classmethod(lambda cls, v: _hex_of(4)(v))
+    )

@@ -1,0 +1,97 @@
+"""Load and save the configuration as YAML or JSON, with readable errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from occusense.config.model import DeviceConfig
+from occusense.errors import ConfigError
+
+
+def describe(error: ValidationError, origin: str) -> str:
+    """One line per problem: ``field.path: rule`` (pydantic's own wording)."""
+    lines = [f"{origin}: {error.error_count()} problem(s)"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, origin: str = "config") -> DeviceConfig:
+    """Validate a mapping into a :class:`DeviceConfig` or raise :class:`ConfigError`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of sections")
+    try:
+        return DeviceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, origin)) from None
+
+
+def load_config(path: str | Path) -> DeviceConfig:
+    """Read a ``.yaml``/``.yml``/``.json`` file; raise :class:`ConfigError` if bad."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {path.suffix[1:] or 'YAML'}: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def config_to_dict(config: DeviceConfig, include_secrets: bool = False) -> dict[str, Any]:
+    """Plain data for export; secrets and password hashes only when asked."""
+    data = config.model_dump(mode="json")
+    if include_secrets:
+        _reveal(config, data)
+    else:
+        data["users"].pop("password_hash", None)
+        for question in data["users"].get("security_questions", []):
+            question.pop("answer_hash", None)
+    return data
+
+
+def _reveal(model: Any, data: dict[str, Any]) -> None:
+    """Replace pydantic's ``**********`` placeholders by the real secrets."""
+    from pydantic import BaseModel, SecretStr
+
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            data[name] = value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            _reveal(value, data[name])
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    _reveal(item, data[name][i])
+
+
+def save_config(config: DeviceConfig, path: str | Path) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    path = Path(path)
+    data = config_to_dict(config, include_secrets=True)
+    text = (
+        json.dumps(data, indent=2)
+        if path.suffix == ".json"
+        else yaml.safe_dump(data, sort_keys=False)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,73 @@
+"""The one typed device configuration.
+
+Every setting of SPEC.md lives here with the guide's default and range; the
+CLI, the web GUI, the REST API, export/import and LoRaWAN downlinks all read
+and write this object, so validation happens in one place.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from occusense.config.base import StrictModel
+from occusense.config.device import (
+    D2DSettings,
+    DetectorSettings,
+    DeviceInfo,
+    DigitalIO,
+    GeneralSettings,
+    LoRaWANSettings,
+    PrivacyMode,
+    RtspSettings,
+    TimeSettings,
+    UserSettings,
+    WebSettings,
+)
+from occusense.config.features import (
+    LineCrossing,
+    PeopleFlow,
+    PrivacyMasks,
+    RegionCounting,
+)
+
+
+class SourceSettings(StrictModel):
+    """P1: where frames come from (a CLI ``--source`` overrides it)."""
+
+    uri: str = Field(
+        "", description="file, image folder, webcam index, rtsp:// or http:// URL"
+    )
+    realtime: bool | None = Field(
+        None, description="pace files at their frame rate; None = only live sources"
+    )
+    reconnect_max_s: float = Field(30.0, ge=1.0, le=3600.0)
+
+
+class OutputSettings(StrictModel):
+    """Where reports go besides their transports: the console and a JSONL file."""
+
+    console: bool = True
+    jsonl_path: str = Field("occusense-reports.jsonl", description="empty = no file")
+
+
+class DeviceConfig(StrictModel):
+    """The whole sensor configuration."""
+
+    version: int = Field(1, description="config file format version")
+    device: DeviceInfo = Field(default_factory=DeviceInfo)
+    time: TimeSettings = Field(default_factory=TimeSettings)
+    privacy_mode: PrivacyMode = PrivacyMode.normal
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    general: GeneralSettings = Field(default_factory=GeneralSettings)
+    region_counting: RegionCounting = Field(default_factory=RegionCounting)
+    line_crossing: LineCrossing = Field(default_factory=LineCrossing)
+    people_flow: PeopleFlow = Field(default_factory=PeopleFlow)
+    privacy_masks: PrivacyMasks = Field(default_factory=PrivacyMasks)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    users: UserSettings = Field(default_factory=UserSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    rtsp: RtspSettings = Field(default_factory=RtspSettings)
+    digital_io: DigitalIO = Field(default_factory=DigitalIO)
+    lorawan: LoRaWANSettings = Field(default_factory=LoRaWANSettings)
+    d2d: D2DSettings = Field(default_factory=D2DSettings)

@@ -1,0 +1,43 @@
+"""The two recognition schemes of the guide (SPEC P2) as detector settings.
+
+Algorithm 1 is for cluttered offices: a higher score threshold and size and
+shape filters, so that printers, lamps and chairs are not taken for people.
+Algorithm 2, the guide's suggested default for clean rooms, keeps weaker
+detections so partly hidden people still count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from occusense.config.device import DetectorSettings as DetectorConfig
+from occusense.config.device import RecognitionScheme
+from occusense.detect.base import Detector
+from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
+from occusense.errors import ConfigError
+
+SCHEMES = {
+    RecognitionScheme.algorithm_1: DetectorSettings(
+        score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2
+    ),
+    RecognitionScheme.algorithm_2: DetectorSettings(
+        score_threshold=0.35, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0
+    ),
+}
+
+
+def settings_for(scheme: RecognitionScheme, override: float | None) -> DetectorSettings:
+    base = SCHEMES[scheme]
+    if override is None:
+        return base
+    return DetectorSettings(override, base.nms_iou, base.min_box_height, base.max_aspect)
+
+
+def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector:
+    """Build the configured detector backend."""
+    if config.backend != "nanodet":
+        raise ConfigError(f"detector.backend: unknown backend {config.backend!r}")
+    model = Path(config.model_path) if config.model_path else DEFAULT_MODEL
+    if not model.is_file():
+        raise ConfigError(f"detector.model_path: {model} does not exist")
+    return NanoDetDetector(settings_for(scheme, config.score_threshold), model, config.threads)

@@ -1,0 +1,19 @@
+"""Named errors with messages that say what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class OccusenseError(Exception):
+    """Base of every error occusense raises on purpose."""
+
+
+class ConfigError(OccusenseError):
+    """A configuration file or value breaks a rule; the message names the field."""
+
+
+class SourceError(OccusenseError):
+    """A video source cannot be opened or read."""
+
+
+class TransportError(OccusenseError):
+    """A report could not be delivered; the message names the recipient."""

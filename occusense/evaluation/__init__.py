@@ -1,0 +1,1 @@
+"""Accuracy against ground truth (``occusense eval``)."""

@@ -1,0 +1,1 @@
+"""VS121-P reports: bodies, clock and schedules, the reporter."""

@@ -1,0 +1,232 @@
+"""Video sources (SPEC P1): file, image folder, webcam, RTSP/HTTP stream.
+
+Every source yields :class:`Frame` objects carrying a timestamp: the media
+time (added to the run's start time) for files and folders, the wall clock
+for live sources. Live sources reconnect with exponential back-off when the
+stream dies; files end. OpenCV does the decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from occusense.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://")
+
+
+@dataclass
+class Frame:
+    """A decoded BGR image, its 0-based index and its timestamp (POSIX s)."""
+
+    image: np.ndarray
+    index: int
+    timestamp: float
+
+
+class FrameSource:
+    """Base: iterate frames; ``fps`` and ``live`` describe the source."""
+
+    fps: float = 10.0
+    live: bool = False
+    frame_count: int | None = None
+    width: int = 0
+    height: int = 0
+
+    def frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device or file."""
+
+
+class VideoFileSource(FrameSource):
+    """A video file decoded frame by frame; timestamps follow media time.
+
+    Args:
+        path: the file.
+        start_ts: the timestamp of the first frame.
+        realtime: sleep so frames come out at the file's frame rate.
+    """
+
+    def __init__(self, path: str, start_ts: float, realtime: bool = False) -> None:
+        if not Path(path).is_file():
+            raise SourceError(f"video file {path!r} does not exist")
+        self._cap = cv2.VideoCapture(path)
+        if not self._cap.isOpened():
+            raise SourceError(f"video file {path!r} cannot be decoded by OpenCV")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else 25.0
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if count > 0 else None
+        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.start_ts = start_ts
+        self.realtime = realtime
+        self.path = path
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        began = time.monotonic()
+        while True:
+            ok, image = self._cap.read()
+            if not ok:
+                return
+            media_s = index / self.fps
+            if self.realtime:
+                lag = media_s - (time.monotonic() - began)
+                if lag > 0:
+                    time.sleep(lag)
+            yield Frame(image, index, self.start_ts + media_s)
+            index += 1
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageFolderSource(FrameSource):
+    """Images of a folder in name order, as frames at ``fps``."""
+
+    def __init__(self, folder: str, start_ts: float, fps: float = 10.0) -> None:
+        self.files = sorted(
+            p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not self.files:
+            raise SourceError(f"folder {folder!r} holds no images ({IMAGE_SUFFIXES})")
+        self.fps = fps
+        self.frame_count = len(self.files)
+        self.start_ts = start_ts
+        first = cv2.imread(str(self.files[0]), cv2.IMREAD_COLOR)
+        if first is None:
+            raise SourceError(f"{self.files[0]} is not a readable image")
+        self.height, self.width = first.shape[:2]
+
+    def frames(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.files):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                log.warning("skipping %s: not a readable image", path)
+                continue
+            yield Frame(image, index, self.start_ts + index / self.fps)
+
+
+class LiveSource(FrameSource):
+    """A webcam index or a stream URL; reconnects with back-off, never ends.
+
+    Args:
+        target: webcam index (int) or URL.
+        max_backoff_s: the longest wait between reconnection attempts.
+        stop_after_failures: give up after this many failed reconnects in a
+            row (None = never, what a sensor on a wall wants).
+    """
+
+    live = True
+
+    def __init__(
+        self,
+        target: int | str,
+        max_backoff_s: float = 30.0,
+        stop_after_failures: int | None = None,
+    ) -> None:
+        self.target = target
+        self.max_backoff_s = max_backoff_s
+        self.stop_after_failures = stop_after_failures
+        self.reconnects = 0
+        self._cap = self._open()
+        if self._cap is None:
+            raise SourceError(f"cannot open live source {_redact(target)!r}")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else 25.0
+        ok, image = self._cap.read()
+        if not ok:
+            raise SourceError(f"live source {_redact(target)!r} opened but sent no frame")
+        self._pending: np.ndarray | None = image
+        self.height, self.width = image.shape[:2]
+
+    def _open(self) -> cv2.VideoCapture | None:
+        cap = cv2.VideoCapture(self.target)
+        if cap.isOpened():
+            return cap
+        cap.release()
+        return None
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        while True:
+            if self._pending is not None:
+                ok, image, self._pending = True, self._pending, None
+            elif self._cap is not None:
+                ok, image = self._cap.read()
+            else:
+                ok, image = False, None
+            if ok:
+                yield Frame(image, index, time.time())
+                index += 1
+                continue
+            if not self._reconnect():
+                return
+
+    def _reconnect(self) -> bool:
+        if self._cap is not None:
+            self._cap.release()
+        self._cap, delay, failures = None, 0.5, 0
+        while self._cap is None:
+            log.warning("source %s lost; reconnecting in %.1f s", _redact(self.target), delay)
+            time.sleep(delay)
+            self._cap = self._open()
+            failures += 1
+            if self._cap is None and self.stop_after_failures is not None:
+                if failures >= self.stop_after_failures:
+                    return False
+            delay = min(delay * 2, self.max_backoff_s)
+        self.reconnects += 1
+        log.info("source %s reconnected", _redact(self.target))
+        return True
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+
+
+def _redact(target: int | str) -> str:
+    """A URL without its password, for logs."""
+    text = str(target)
+    if "@" in text and "://" in text:
+        scheme, rest = text.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return text
+
+
+def open_source(
+    uri: str,
+    start_ts: float | None = None,
+    realtime: bool | None = None,
+    folder_fps: float = 10.0,
+    max_backoff_s: float = 30.0,
+) -> FrameSource:
+    """Open ``uri`` as the right kind of source, or raise :class:`SourceError`."""
+    if not uri:
+        raise SourceError("no source given: pass --source or set source.uri")
+    start = time.time() if start_ts is None else start_ts
+    if uri.isdigit():
+        return LiveSource(int(uri), max_backoff_s)
+    if uri.lower().startswith(LIVE_PREFIXES):
+        return LiveSource(uri, max_backoff_s)
+    path = Path(uri)
+    if path.is_dir():
+        return ImageFolderSource(uri, start, folder_fps)
+    if path.is_file():
+        return VideoFileSource(uri, start, bool(realtime))
+    raise SourceError(
+        f"source {uri!r} is neither a file, a folder, a webcam index nor a stream URL"
+    )

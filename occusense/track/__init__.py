@@ -1,0 +1,87 @@
+"""Multi-person tracking (SPEC P3).
+
+``PersonTracker`` wraps ByteTrack from the maintained ``trackers`` package
+(Roboflow, Apache-2.0) and adds :class:`~occusense.track.identity.IdentityStitcher`,
+which gives a person back their ID when ByteTrack loses them for longer than
+its buffer and starts a new track nearby. Counters only see stable person IDs.
+
+``trackers`` is installed with ``--no-deps`` because it asks for the desktop
+``opencv-python``, which clashes with the headless build we use; its real
+needs (numpy, scipy, supervision, rich) are in our own requirements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from occusense.detect.base import Detections
+from occusense.track.identity import IdentityStitcher
+
+
+@dataclass
+class TrackedPeople:
+    """People of one frame with stable IDs.
+
+    Attributes:
+        ids: ``(N,)`` person IDs, stable across ID switches of the tracker.
+        boxes: ``(N, 4)`` pixel boxes ``x1, y1, x2, y2``.
+        ended: IDs of people whose track ended for good at this frame.
+        raw_ids: the tracker's own IDs of the same rows (before stitching).
+    """
+
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    ended: list[int] = field(default_factory=list)
+    raw_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class PersonTracker:
+    """ByteTrack plus identity stitching, driven by frame timestamps.
+
+    Args:
+        frame_rate: the source's nominal frame rate.
+        lost_buffer_s: how long ByteTrack keeps a lost track (seconds).
+        stitch_gap_s: how long after losing a person a new track may take
+            their ID back.
+        activation_threshold: minimum score to start a track.
+    """
+
+    def __init__(
+        self,
+        frame_rate: float = 10.0,
+        lost_buffer_s: float = 1.0,
+        stitch_gap_s: float = 2.0,
+        activation_threshold: float = 0.4,
+    ) -> None:
+        self._tracker = ByteTrackTracker(
+            lost_track_buffer=max(1, round(lost_buffer_s * 30)),
+            frame_rate=frame_rate,
+            track_activation_threshold=activation_threshold,
+            minimum_consecutive_frames=2,
+            high_conf_det_threshold=activation_threshold + 0.1,
+        )
+        self.identity = IdentityStitcher(max_gap_s=stitch_gap_s)
+
+    def update(self, found: Detections, timestamp: float) -> TrackedPeople:
+        dets = sv.Detections(
+            xyxy=found.boxes.astype(np.float32).reshape(-1, 4),
+            confidence=found.scores.astype(np.float32),
+            class_id=np.zeros(len(found), dtype=int),
+        )
+        out = self._tracker.update(dets)
+        tracked = out.tracker_id >= 0 if len(out) else np.zeros(0, dtype=bool)
+        raw_ids = out.tracker_id[tracked].astype(np.int64) if len(out) else np.zeros(0)
+        boxes = out.xyxy[tracked] if len(out) else np.zeros((0, 4), np.float32)
+        ids, ended = self.identity.update(raw_ids, boxes, timestamp)
+        return TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
+
+    def finish(self) -> list[int]:
+        """End every open track (end of a file)."""
+        return self.identity.finish()

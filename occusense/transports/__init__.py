@@ -1,0 +1,1 @@
+"""Where reports go. Every sink takes :class:`~occusense.reports.reporter.Report`."""

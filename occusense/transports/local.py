@@ -1,0 +1,43 @@
+"""Local report sinks: the console (stdout) and an append-only JSONL file.
+
+One JSON object per line, so ``jq`` and ``check_report_shape.py`` read them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from occusense.reports.reporter import Report
+
+
+class ConsoleSink:
+    """Prints each report as one JSON line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def send(self, report: Report) -> None:
+        self.stream.write(json.dumps(report.body, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class JsonlSink:
+    """Appends each report to a JSON Lines file, flushed line by line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def send(self, report: Report) -> None:
+        self._fh.write(json.dumps(report.body, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs occusense from scratch on a Debian machine: system packages, a
+# virtual environment in .venv, the package and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  # opencv-doc ships the bundled sample video (PETS 2009 S2.L1, vtest.avi).
+  if ! dpkg -s opencv-doc >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq opencv-doc >/dev/null
+  fi
+fi
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+# ByteTrack from Roboflow's trackers package; --no-deps keeps opencv headless.
+.venv/bin/python -m pip install -q --no-deps "trackers==2.6.1"
+.venv/bin/python -c "import occusense.detect.nanodet, trackers" 
+echo "occusense installed in .venv"
