@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,8 @@ class LineTotals:
 @dataclass
 class _Anchor:
     point: np.ndarray
-    last: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    last: np.ndarray
+    sure: bool  # the anchor was outside the band: its side is known
 
 
 class LineCounter:
@@ -53,7 +54,9 @@ class LineCounter:
     turning back inside the band counts nothing. Person IDs come from the
     :class:`~occusense.track.identity.IdentityStitcher`, so a track lost and
     re-acquired under a new tracker ID keeps its anchor. When a track ends
-    inside the band on the far side of its anchor, the crossing counts.
+    inside the band on the far side of its anchor, the crossing counts. A
+    person first seen inside the band has no known side yet: their first
+    position outside it becomes the anchor and nothing is counted.
 
     Args:
         line: the detection line in pixels.
@@ -94,15 +97,19 @@ class LineCounter:
         )
         movers, starts, ends = [], [], []
         for row, pid in enumerate(ids.tolist()):
+            point = points[row].copy()
             anchor = self._anchors.get(pid)
             if anchor is None:
-                self._anchors[pid] = _Anchor(points[row].copy(), points[row].copy())
-                continue
-            anchor.last = points[row].copy()
-            if far[row]:
+                self._anchors[pid] = _Anchor(point, point, bool(far[row]))
+            elif not far[row]:
+                anchor.last = point
+            elif not anchor.sure:
+                self._anchors[pid] = _Anchor(point, point, True)
+            else:
+                anchor.last = point
                 movers.append(pid)
                 starts.append(anchor.point)
-                ends.append(points[row])
+                ends.append(point)
         return self._settle(ts, movers, starts, ends)
 
     def end(self, ts: float, ids: list[int]) -> list[CrossingEvent]:
@@ -110,7 +117,7 @@ class LineCounter:
         movers, starts, ends = [], [], []
         for pid in ids:
             anchor = self._anchors.pop(pid, None)
-            if anchor is not None:
+            if anchor is not None and anchor.sure:
                 movers.append(pid)
                 starts.append(anchor.point)
                 ends.append(anchor.last)

@@ -21,7 +21,6 @@ from occusense.analytics.geometry import DirectedPolyline, PolygonZone, anchor_p
 from occusense.analytics.line import LineCounter
 from occusense.analytics.regions import RegionCounter
 from occusense.evaluation.mot import MotTracks
-from occusense.track.identity import IdentityStitcher
 
 Points = list[tuple[float, float]]
 
@@ -120,17 +119,6 @@ def _linezones(line: Points) -> list[sv.LineZone]:
         )
         for a, b in zip(line, line[1:], strict=False)
     ]
-
-
-def feed_tracks(run: CountingRun, tracks: MotTracks, fps: float) -> None:
-    """Counting logic alone: a tracker's output, stitched, into the counters."""
-    stitcher = IdentityStitcher()
-    for frame in range(1, tracks.last_frame + 1):
-        raw, boxes = tracks.at(frame)
-        ts = frame / fps
-        ids, ended = stitcher.update(raw, boxes, ts)
-        run.feed(frame, ts, ids, boxes, ended, raw)
-    run.close((tracks.last_frame + 1) / fps, stitcher.finish())
 
 
 def report(spec: EvalSpec, gt: MotTracks, run: CountingRun, frames: int) -> dict:

@@ -1,16 +1,93 @@
-"""Runs an evaluation: tracker output or the whole pipeline against truth."""
+"""Runs an evaluation: tracker output or the whole pipeline against truth.
+
+The expensive part — detection and tracking — runs once per sequence into a
+:class:`TrackLog`; every line, region and flow area is then counted from
+that log, so many placements cost one pipeline run.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from occusense.config.model import DeviceConfig
 from occusense.detect import make_detector
 from occusense.detect.masks import MaskPainter
-from occusense.evaluation.evaluate import CountingRun, EvalSpec, feed_tracks, report
-from occusense.evaluation.mot import load_mot
+from occusense.evaluation.evaluate import CountingRun, EvalSpec, report
+from occusense.evaluation.mot import MotTracks, load_mot
 from occusense.sources import open_source
 from occusense.track import PersonTracker
+from occusense.track.identity import IdentityStitcher
+
+
+@dataclass
+class TrackStep:
+    frame: int
+    ts: float
+    ids: np.ndarray
+    boxes: np.ndarray
+    ended: list[int]
+    raw_ids: np.ndarray
+
+
+@dataclass
+class TrackLog:
+    """Stitched tracks of a whole sequence, frame by frame."""
+
+    steps: list[TrackStep] = field(default_factory=list)
+    final_ts: float = 0.0
+    final_ended: list[int] = field(default_factory=list)
+    mode: str = "tracks"
+
+    @property
+    def frames(self) -> int:
+        return self.steps[-1].frame if self.steps else 0
+
+
+def log_from_tracks(tracks: MotTracks, fps: float) -> TrackLog:
+    """Counting logic alone: a tracker's output, stitched as the sensor does."""
+    stitcher = IdentityStitcher()
+    log = TrackLog(mode="tracks")
+    for frame in range(1, tracks.last_frame + 1):
+        raw, boxes = tracks.at(frame)
+        ts = frame / fps
+        ids, ended = stitcher.update(raw, boxes, ts)
+        log.steps.append(TrackStep(frame, ts, ids, boxes, ended, raw))
+    log.final_ts, log.final_ended = (tracks.last_frame + 1) / fps, stitcher.finish()
+    return log
+
+
+def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
+    """The whole pipeline (masks, detector, tracker) on a video or folder."""
+    src = open_source(source, start_ts=0.0)
+    detector = make_detector(config.detector, config.general.recognition_scheme)
+    masks = MaskPainter(config.privacy_masks, src.width, src.height)
+    tracker = PersonTracker(frame_rate=src.fps)
+    log = TrackLog(mode="pipeline")
+    try:
+        for frame in src.frames():
+            found = masks.drop_masked(detector.detect(masks.paint(frame.image)), False)
+            people = tracker.update(found, frame.timestamp)
+            log.steps.append(
+                TrackStep(frame.index + 1, frame.timestamp, people.ids, people.boxes,
+                          people.ended, people.raw_ids)
+            )
+    finally:
+        src.close()
+    log.final_ts = (log.steps[-1].ts if log.steps else 0.0) + 1.0 / src.fps
+    log.final_ended = tracker.finish()
+    return log
+
+
+def count_log(spec: EvalSpec, gt: MotTracks, log: TrackLog) -> dict:
+    frames = max(gt.last_frame, log.frames)
+    run = CountingRun(spec, frames)
+    for s in log.steps:
+        run.feed(s.frame, s.ts, s.ids, s.boxes, s.ended, s.raw_ids)
+    run.close(log.final_ts, log.final_ended)
+    return report(spec, gt, run, frames) | {"mode": log.mode}
 
 
 def evaluate(
@@ -23,29 +100,8 @@ def evaluate(
     """The eval JSON for ``spec``: from ``tracks`` (MOT) or by running ``source``."""
     gt = load_mot(gt_path)
     if tracks is not None:
-        tracked = load_mot(tracks, drop_ignored=False)
-        frames = max(gt.last_frame, tracked.last_frame)
-        run = CountingRun(spec, frames)
-        feed_tracks(run, tracked, spec.fps)
-        return report(spec, gt, run, frames) | {"mode": "tracks"}
-    assert source is not None
-    return _evaluate_source(spec, gt, source, config or DeviceConfig())
-
-
-def _evaluate_source(spec: EvalSpec, gt, source: str, config: DeviceConfig) -> dict:
-    src = open_source(source, start_ts=0.0)
-    detector = make_detector(config.detector, config.general.recognition_scheme)
-    masks = MaskPainter(config.privacy_masks, src.width, src.height)
-    tracker = PersonTracker(frame_rate=src.fps)
-    frames = max(gt.last_frame, src.frame_count or 0)
-    run = CountingRun(spec, frames)
-    last_ts, count = 0.0, 0
-    for frame in src.frames():
-        found = masks.drop_masked(detector.detect(masks.paint(frame.image)), False)
-        people = tracker.update(found, frame.timestamp)
-        run.feed(frame.index + 1, frame.timestamp, people.ids, people.boxes,
-                 people.ended, people.raw_ids)
-        last_ts, count = frame.timestamp, count + 1
-    src.close()
-    run.close(last_ts + 1.0 / src.fps, tracker.finish())
-    return report(spec, gt, run, count) | {"mode": "pipeline", "source": source}
+        log = log_from_tracks(load_mot(tracks, drop_ignored=False), spec.fps)
+    else:
+        assert source is not None
+        log = log_from_source(source, config or DeviceConfig())
+    return count_log(spec, gt, log)

@@ -32,7 +32,8 @@ class IdentityStitcher:
     Args:
         max_gap_s: a person unseen for longer than this has left for good.
         gate: a new track may take a lost ID when it starts within
-            ``gate`` x the person's height of where they were predicted.
+            ``gate`` x the person's height of where they were predicted
+            (plus half the distance they were predicted to walk).
     """
 
     def __init__(self, max_gap_s: float = 2.0, gate: float = 0.8) -> None:
@@ -75,11 +76,13 @@ class IdentityStitcher:
             for j, pid in enumerate(lost):
                 p = self._people[pid]
                 dt = ts - p.last_ts
-                predicted = p.centre + p.velocity * min(dt, 1.0)
+                predicted = p.centre + p.velocity * dt
+                # the prediction gets less certain the faster and longer they moved
+                reach = self.gate * p.height + 0.5 * float(np.linalg.norm(p.velocity)) * dt
                 for i, row in enumerate(rows):
                     ratio = heights[row] / max(p.height, 1e-6)
                     dist = float(np.linalg.norm(centres[row] - predicted))
-                    if 0.6 <= ratio <= 1.6 and dist <= self.gate * p.height:
+                    if 0.6 <= ratio <= 1.6 and dist <= reach:
                         cost[i, j] = dist / p.height + 0.1 * dt
             finite = np.where(np.isfinite(cost), cost, 1e6)
             for i, j in zip(*linear_sum_assignment(finite), strict=True):
