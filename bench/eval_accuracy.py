@@ -31,14 +31,42 @@ MOTDATA = Path(motmetrics.__file__).parent / "data"
 
 SEQUENCES = [
     # name, mode, gt, source or tracks, width, height, fps
-    ("PETS09-S2L1", "pipeline", SHARED / "data/PETS09-S2L1/gt/gt.txt",
-     "/usr/share/doc/opencv-doc/examples/data/vtest.avi", 768, 576, 10.0),
-    ("TUD-Campus", "pipeline", SHARED / "data/TUD-Campus/gt/gt.txt",
-     str(SHARED / "data/TUD-Campus/TUD-Campus.mp4"), 640, 480, 25.0),
-    ("TUD-Campus (tracker file)", "tracks", MOTDATA / "TUD-Campus/gt.txt",
-     MOTDATA / "TUD-Campus/test.txt", 640, 480, 25.0),
-    ("TUD-Stadtmitte (tracker file)", "tracks", MOTDATA / "TUD-Stadtmitte/gt.txt",
-     MOTDATA / "TUD-Stadtmitte/test.txt", 640, 480, 25.0),
+    (
+        "PETS09-S2L1",
+        "pipeline",
+        SHARED / "data/PETS09-S2L1/gt/gt.txt",
+        "/usr/share/doc/opencv-doc/examples/data/vtest.avi",
+        768,
+        576,
+        10.0,
+    ),
+    (
+        "TUD-Campus",
+        "pipeline",
+        SHARED / "data/TUD-Campus/gt/gt.txt",
+        str(SHARED / "data/TUD-Campus/TUD-Campus.mp4"),
+        640,
+        480,
+        25.0,
+    ),
+    (
+        "TUD-Campus (tracker file)",
+        "tracks",
+        MOTDATA / "TUD-Campus/gt.txt",
+        MOTDATA / "TUD-Campus/test.txt",
+        640,
+        480,
+        25.0,
+    ),
+    (
+        "TUD-Stadtmitte (tracker file)",
+        "tracks",
+        MOTDATA / "TUD-Stadtmitte/gt.txt",
+        MOTDATA / "TUD-Stadtmitte/test.txt",
+        640,
+        480,
+        25.0,
+    ),
 ]
 
 
@@ -68,8 +96,13 @@ def evaluate_sequence(seq, config: DeviceConfig) -> dict:
         result = count_log(EvalSpec(line=line, fps=fps), gt, log)["line"]
         rows.append({"line": label, **result})
     region_result = count_log(EvalSpec(regions=regions, fps=fps), gt, log)["regions"]
-    return {"sequence": name, "mode": mode, "seconds": round(time.perf_counter() - began, 1),
-            "lines": rows, "regions": region_result}
+    return {
+        "sequence": name,
+        "mode": mode,
+        "seconds": round(time.perf_counter() - began, 1),
+        "lines": rows,
+        "regions": region_result,
+    }
 
 
 def totals(rows: list[dict], key: str) -> dict[str, float]:
@@ -83,26 +116,36 @@ def totals(rows: list[dict], key: str) -> dict[str, float]:
 
 
 def markdown(results: list[dict]) -> str:
-    out = ["| sequence | line | truth in/out | occusense in/out | LineZone in/out |",
-           "|---|---|---|---|---|"]
+    out = [
+        "| sequence | line | truth in/out | occusense in/out | LineZone in/out |",
+        "|---|---|---|---|---|",
+    ]
     for res in results:
         for r in res["lines"]:
             t, c, z = r["truth"], r["counted"], r["linezone"]["counted"]
-            out.append(f"| {res['sequence']} | {r['line']} | {t['in']}/{t['out']} | "
-                       f"{c['in']}/{c['out']} | {z['in']}/{z['out']} |")
-    out += ["", "| sequence | mode | occusense in | out | LineZone in | out | region MAE "
-            "(6 cells, mean) |", "|---|---|---|---|---|---|---|"]
+            out.append(
+                f"| {res['sequence']} | {r['line']} | {t['in']}/{t['out']} | "
+                f"{c['in']}/{c['out']} | {z['in']}/{z['out']} |"
+            )
+    out += [
+        "",
+        "| sequence | mode | occusense in | out | LineZone in | out | region MAE (6 cells, mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     all_rows = []
     for res in results:
         rows = [r for r in res["lines"] if r["truth"]["in"] + r["truth"]["out"] > 0]
         all_rows += rows
         ours, lz = totals(rows, "counted"), totals(rows, "linezone")
         mae = sum(r["mae"] for r in res["regions"]) / len(res["regions"])
-        out.append(f"| {res['sequence']} | {res['mode']} | {ours['in']:.1%} | {ours['out']:.1%} "
-                   f"| {lz['in']:.1%} | {lz['out']:.1%} | {mae:.3f} |")
+        out.append(
+            f"| {res['sequence']} | {res['mode']} | {ours['in']:.1%} | {ours['out']:.1%} "
+            f"| {lz['in']:.1%} | {lz['out']:.1%} | {mae:.3f} |"
+        )
     ours, lz = totals(all_rows, "counted"), totals(all_rows, "linezone")
-    out.append(f"| **all** | | {ours['in']:.1%} | {ours['out']:.1%} | {lz['in']:.1%} "
-               f"| {lz['out']:.1%} | |")
+    out.append(
+        f"| **all** | | {ours['in']:.1%} | {ours['out']:.1%} | {lz['in']:.1%} | {lz['out']:.1%} | |"
+    )
     return "\n".join(out)
 
 

@@ -89,7 +89,9 @@ def run(
     began = time.perf_counter()
     with _progress(total, src.live) as (progress, task):
         frames = run_source(
-            pipeline, src, max_frames,
+            pipeline,
+            src,
+            max_frames,
             on_frame=lambda f, r: progress.update(task, advance=1),
         )
     pipeline.close()
@@ -105,8 +107,12 @@ class _progress:
 
     def __init__(self, total: int | None, live: bool) -> None:
         self.progress = Progress(
-            TextColumn("frames"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(), console=err, disable=live or not err.is_terminal,
+            TextColumn("frames"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=live or not err.is_terminal,
         )
         self.total = total
 
@@ -126,7 +132,9 @@ def config_defaults(
     import yaml
 
     data = config_to_dict(DeviceConfig())
-    typer.echo(json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False))
+    typer.echo(
+        json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
+    )
 
 
 @config_app.command("validate")

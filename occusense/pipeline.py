@@ -47,6 +47,47 @@ class StageTimes:
     by_feature: dict[str, int] = field(default_factory=dict)
 
 
+class PeopleFinder:
+    """Masks, detector and tracker: frames in, people with stable IDs out.
+
+    Args:
+        config: the device configuration (masks, detector, position rule).
+        width, height: the frame size.
+        fps: the source's frame rate (the tracker's time base).
+        detector: a ready detector; built from ``config`` when omitted.
+    """
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        width: int,
+        height: int,
+        fps: float,
+        detector: Detector | None = None,
+    ) -> None:
+        self.detector = detector or make_detector(
+            config.detector, config.general.recognition_scheme
+        )
+        self.masks = MaskPainter(config.privacy_masks, width, height)
+        self.centre = config.general.position is PositionRule.centre
+        self.tracker = PersonTracker(frame_rate=fps)
+        self.detect_s = 0.0
+        self.track_s = 0.0
+
+    def find(self, frame: Frame) -> TrackedPeople:
+        t0 = time.perf_counter()
+        found = self.detector.detect(self.masks.paint(frame.image))
+        found = self.masks.drop_masked(found, self.centre)
+        t1 = time.perf_counter()
+        people = self.tracker.update(found, frame.timestamp)
+        self.detect_s += t1 - t0
+        self.track_s += time.perf_counter() - t1
+        return people
+
+    def finish(self) -> list[int]:
+        return self.tracker.finish()
+
+
 class Pipeline:
     """Counts people in frames of one camera and emits VS121-P reports.
 
@@ -70,12 +111,7 @@ class Pipeline:
         detector: Detector | None = None,
     ) -> None:
         self.config = config
-        self.detector = detector or make_detector(
-            config.detector, config.general.recognition_scheme
-        )
-        self.masks = MaskPainter(config.privacy_masks, width, height)
-        self.centre = config.general.position is PositionRule.centre
-        self.tracker = PersonTracker(frame_rate=fps)
+        self.finder = PeopleFinder(config, width, height, fps, detector)
         self.analytics = Analytics(config, width, height)
         clock = DeviceClock(config.time.timezone)
         bodies = ReportBodies(device_info(config.device), clock)
@@ -87,11 +123,7 @@ class Pipeline:
 
     def step(self, frame: Frame) -> FrameResult:
         """Process one frame; send the reports it makes due."""
-        t0 = time.perf_counter()
-        found = self.detector.detect(self.masks.paint(frame.image))
-        found = self.masks.drop_masked(found, self.centre)
-        t1 = time.perf_counter()
-        people = self.tracker.update(found, frame.timestamp)
+        people = self.finder.find(frame)
         t2 = time.perf_counter()
         result = self.analytics.update(frame.timestamp, people)
         t3 = time.perf_counter()
@@ -99,8 +131,7 @@ class Pipeline:
         t4 = time.perf_counter()
         times = self.times
         times.frames += 1
-        times.detect += t1 - t0
-        times.track += t2 - t1
+        times.detect, times.track = self.finder.detect_s, self.finder.track_s
         times.analytics += t3 - t2
         times.report += t4 - t3
         self.last_people, self.last_ts = people, frame.timestamp
@@ -108,7 +139,7 @@ class Pipeline:
 
     def finish(self) -> FrameResult:
         """The source ended: settle open tracks and send what they complete."""
-        result = self.analytics.finish(self.last_ts, self.tracker.finish())
+        result = self.analytics.finish(self.last_ts, self.finder.finish())
         self._emit(self.reporter.on_frame(result))
         return result
 

@@ -60,9 +60,7 @@ class FlowCounter:
             was_inside = pid in self._entry
             if inside[row] and not was_inside:
                 self._entry[pid] = (
-                    self._nearest_edge(point)
-                    if last is None
-                    else self._edge_crossed(last, point)
+                    self._nearest_edge(point) if last is None else self._edge_crossed(last, point)
                 )
             elif was_inside and not inside[row]:
                 done.append(self._count(pid, self._edge_crossed(last, point)))

@@ -83,8 +83,7 @@ class DirectedPolyline:
     def __init__(self, points: PointList) -> None:
         self.points = np.asarray(points, dtype=np.float64)
         self.segments = [
-            LineString([self.points[i], self.points[i + 1]])
-            for i in range(len(self.points) - 1)
+            LineString([self.points[i], self.points[i + 1]]) for i in range(len(self.points) - 1)
         ]
         self.segment_geoms = np.array(self.segments, dtype=object)
         self.shape = LineString(self.points)
@@ -110,9 +109,10 @@ class DirectedPolyline:
         hits = shapely.intersects(moves[:, None], self.segment_geoms[None, :])
         result: list[list[Crossing]] = [[] for _ in range(len(start))]
         for i, seg in zip(*np.nonzero(hits), strict=True):
-            s0 = self.side(start[i : i + 1], seg)[0]
-            s1 = self.side(end[i : i + 1], seg)[0]
-            if s0 == s1 or (s0 != 0 and s1 != 0 and (s0 > 0) == (s1 > 0)):
-                continue  # touches the segment without passing to the other side
-            result[i].append(Crossing(int(seg), inward=bool(s1 < s0)))
+            # a point on the segment belongs to the side opposite the arrow, so
+            # stepping onto the line and then off it counts once, not twice
+            was_in = self.side(start[i : i + 1], seg)[0] < 0
+            now_in = self.side(end[i : i + 1], seg)[0] < 0
+            if was_in != now_in:
+                result[i].append(Crossing(int(seg), inward=bool(now_in)))
         return result

@@ -56,7 +56,8 @@ class LineCounter:
     re-acquired under a new tracker ID keeps its anchor. When a track ends
     inside the band on the far side of its anchor, the crossing counts. A
     person first seen inside the band has no known side yet: their first
-    position outside it becomes the anchor and nothing is counted.
+    position outside it becomes the anchor and nothing is counted; a person
+    first seen off the line (by ``min_margin_px``) has a known side at once.
 
     Args:
         line: the detection line in pixels.
@@ -92,15 +93,16 @@ class LineCounter:
         """Feed one frame's people; return the crossings it completed."""
         if len(ids) == 0:
             return []
-        far = self.line.distance(points) > np.maximum(
-            self.min_margin_px, self.margin_ratio * heights
-        )
+        distance = self.line.distance(points)
+        far = distance > np.maximum(self.min_margin_px, self.margin_ratio * heights)
+        # a first sighting has no jitter history: off the line is side enough
+        known = distance > self.min_margin_px
         movers, starts, ends = [], [], []
         for row, pid in enumerate(ids.tolist()):
             point = points[row].copy()
             anchor = self._anchors.get(pid)
             if anchor is None:
-                self._anchors[pid] = _Anchor(point, point, bool(far[row]))
+                self._anchors[pid] = _Anchor(point, point, bool(known[row]))
             elif not far[row]:
                 anchor.last = point
             elif not anchor.sure:
@@ -131,9 +133,7 @@ class LineCounter:
             return []
         start, end = np.asarray(starts), np.asarray(ends)
         events = []
-        for pid, crossings, stop in zip(
-            movers, self.line.crossings(start, end), end, strict=True
-        ):
+        for pid, crossings, stop in zip(movers, self.line.crossings(start, end), end, strict=True):
             if pid in self._anchors:
                 self._anchors[pid].point = stop.copy()
             for crossing in crossings:

@@ -7,6 +7,7 @@ change of camera resolution; the analytics turn them into pixels.
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,8 +39,7 @@ def check_convex_flow_area(points: list[RelPoint]) -> list[RelPoint]:
     """A flow area is a triangle or a convex quadrangle (SPEC F1)."""
     if len(points) not in (3, 4):
         raise ValueError(
-            f"flow area must be a triangle or a quadrangle (3 or 4 points), "
-            f"got {len(points)}"
+            f"flow area must be a triangle or a quadrangle (3 or 4 points), got {len(points)}"
         )
     check_simple_polygon(points, "flow area")
     shape = Polygon(points)
@@ -53,10 +53,8 @@ def check_polyline(points: list[RelPoint], max_segments: int) -> list[RelPoint]:
     if len(points) < 2:
         raise ValueError(f"a line needs at least 2 points, got {len(points)}")
     if len(points) - 1 > max_segments:
-        raise ValueError(
-            f"a line has at most {max_segments} segments, got {len(points) - 1}"
-        )
-    for a, b in zip(points, points[1:], strict=False):
+        raise ValueError(f"a line has at most {max_segments} segments, got {len(points) - 1}")
+    for a, b in itertools.pairwise(points):
         if a == b:
             raise ValueError(f"line has a zero-length segment at {a}")
     if not LineString(points).is_simple:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,28 +49,28 @@ class TimeSettings(StrictModel):
         return name
 
 
-class PrivacyMode(str, Enum):
+class PrivacyMode(StrEnum):
     """P5: chosen at activation; only a factory reset changes it."""
 
     normal = "normal"
     blur = "blur"
 
 
-class RecognitionScheme(str, Enum):
+class RecognitionScheme(StrEnum):
     """P2: Algorithm 1 for cluttered offices, Algorithm 2 for clean rooms."""
 
     algorithm_1 = "algorithm_1"
     algorithm_2 = "algorithm_2"
 
 
-class PositionRule(str, Enum):
+class PositionRule(StrEnum):
     """L1: where a person is: the feet (bottom-centre) or the box centre."""
 
     feet = "feet"
     centre = "centre"
 
 
-class PowerLineFrequency(str, Enum):
+class PowerLineFrequency(StrEnum):
     hz50 = "50"
     hz60 = "60"
 
@@ -83,6 +83,9 @@ class DetectorSettings(StrictModel):
     threads: int = Field(2, ge=1, le=64)
     score_threshold: float | None = Field(
         None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
+    )
+    tiling: bool | None = Field(
+        None, description="overrides the scheme: detect on 416 px tiles (better, slower)"
     )
 
 
@@ -134,7 +137,7 @@ class DigitalIO(StrictModel):
     do_line: int = Field(-1, ge=-1)
 
 
-class LoraJoinType(str, Enum):
+class LoraJoinType(StrEnum):
     otaa = "otaa"
     abp = "abp"
 

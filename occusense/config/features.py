@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -23,21 +23,21 @@ MAX_MASKS = 8
 MAX_LINE_SEGMENTS = 4
 
 
-class AreaMode(str, Enum):
+class AreaMode(StrEnum):
     """R2: count people inside the regions, or only people outside all of them."""
 
     mapped = "mapped"
     non_mapped = "non_mapped"
 
 
-class ReportingType(str, Enum):
+class ReportingType(StrEnum):
     """R3: 0/1 per mapped region, or people per mapped region."""
 
     occupancy = "occupancy"
     region_people_counting = "region_people_counting"
 
 
-class AlarmTrigger(str, Enum):
+class AlarmTrigger(StrEnum):
     total_number = "total_number"
     number_in_area = "number_in_area"
 
@@ -73,14 +73,10 @@ class RegionCounting(StrictModel):
     """Region people counting (SPEC R1-R8)."""
 
     enabled: bool = True
-    customize_area: bool = Field(
-        False, description="off = the whole frame is the detection area"
-    )
+    customize_area: bool = Field(False, description="off = the whole frame is the detection area")
     area_mode: AreaMode = AreaMode.mapped
     reporting_type: ReportingType = ReportingType.region_people_counting
-    regions: Annotated[list[Region], Field(max_length=MAX_REGIONS)] = Field(
-        default_factory=list
-    )
+    regions: Annotated[list[Region], Field(max_length=MAX_REGIONS)] = Field(default_factory=list)
     debounce_s: float = Field(2.0, ge=0.0, le=60.0)
     dwell: DwellSettings = Field(default_factory=DwellSettings)
     dwell_trigger_enabled: bool = True
@@ -167,7 +163,7 @@ class PeopleFlow(StrictModel):
         return self.edge_names[: len(self.area)]
 
 
-class MaskColour(str, Enum):
+class MaskColour(StrEnum):
     white = "white"
     black = "black"
 
@@ -188,9 +184,7 @@ class PrivacyMasks(StrictModel):
 
     enabled: bool = False
     colour: MaskColour = MaskColour.black
-    masks: Annotated[list[PrivacyMask], Field(max_length=MAX_MASKS)] = Field(
-        default_factory=list
-    )
+    masks: Annotated[list[PrivacyMask], Field(max_length=MAX_MASKS)] = Field(default_factory=list)
 
     @field_validator("masks", mode="before")
     @classmethod

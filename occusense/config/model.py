@@ -34,9 +34,7 @@ from occusense.config.features import (
 class SourceSettings(StrictModel):
     """P1: where frames come from (a CLI ``--source`` overrides it)."""
 
-    uri: str = Field(
-        "", description="file, image folder, webcam index, rtsp:// or http:// URL"
-    )
+    uri: str = Field("", description="file, image folder, webcam index, rtsp:// or http:// URL")
     realtime: bool | None = Field(
         None, description="pace files at their frame rate; None = only live sources"
     )

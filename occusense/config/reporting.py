@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -13,28 +13,28 @@ MIN_INTERVAL_S = 5
 MAX_INTERVAL_S = 86400
 
 
-class PeriodicScheme(str, Enum):
+class PeriodicScheme(StrEnum):
     """E2: "From Now On" counts intervals from start; "On the Dot" aligns to the clock."""
 
     from_now_on = "from_now_on"
     on_the_dot = "on_the_dot"
 
 
-class ResultMode(str, Enum):
+class ResultMode(StrEnum):
     """E3: report on a zero/non-zero change, or on every change."""
 
     zero_nonzero = "zero_nonzero"
     every_change = "every_change"
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     mqtt = "mqtt"
     mqtts = "mqtts"
     http = "http"
     console = "console"
 
 
-class CertificateType(str, Enum):
+class CertificateType(StrEnum):
     ca_signed = "ca_signed"
     self_signed = "self_signed"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
@@ -60,15 +61,13 @@ class DaySchedule(StrictModel):
     """A weekday: enabled or not, up to 3 periods."""
 
     enabled: bool = True
-    periods: Annotated[list[Period], Field(max_length=3)] = Field(
-        default_factory=_all_day
-    )
+    periods: Annotated[list[Period], Field(max_length=3)] = Field(default_factory=_all_day)
 
     @field_validator("periods")
     @classmethod
     def _no_overlap(cls, periods: list[Period]) -> list[Period]:
         used = sorted(p.span for p in periods if p.span[0] != p.span[1])
-        for (_, end), (start, _) in zip(used, used[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(used):
             if start < end:
                 raise ValueError("periods of a day overlap")
         return periods
@@ -102,7 +101,7 @@ class Schedule(StrictModel):
         return any(s <= minute < e for s, e in (p.span for p in day.periods))
 
 
-class ResetDay(str, Enum):
+class ResetDay(StrEnum):
     everyday = "everyday"
     sunday = "sunday"
     monday = "monday"

@@ -8,6 +8,7 @@ detections so partly hidden people still count.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from occusense.config.device import DetectorSettings as DetectorConfig
@@ -18,19 +19,23 @@ from occusense.errors import ConfigError
 
 SCHEMES = {
     RecognitionScheme.algorithm_1: DetectorSettings(
-        score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2
+        score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2, tiled=True
     ),
     RecognitionScheme.algorithm_2: DetectorSettings(
-        score_threshold=0.35, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0
+        score_threshold=0.4, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0, tiled=True
     ),
 }
 
 
-def settings_for(scheme: RecognitionScheme, override: float | None) -> DetectorSettings:
+def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorSettings:
+    """The scheme's settings with the config's explicit overrides applied."""
     base = SCHEMES[scheme]
-    if override is None:
-        return base
-    return DetectorSettings(override, base.nms_iou, base.min_box_height, base.max_aspect)
+    changes: dict[str, object] = {}
+    if config.score_threshold is not None:
+        changes["score_threshold"] = config.score_threshold
+    if config.tiling is not None:
+        changes["tiled"] = config.tiling
+    return replace(base, **changes)
 
 
 def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector:
@@ -40,4 +45,4 @@ def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector
     model = Path(config.model_path) if config.model_path else DEFAULT_MODEL
     if not model.is_file():
         raise ConfigError(f"detector.model_path: {model} does not exist")
-    return NanoDetDetector(settings_for(scheme, config.score_threshold), model, config.threads)
+    return NanoDetDetector(settings_for(config, scheme), model, config.threads)

@@ -11,6 +11,7 @@ same raw tracks for comparison.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,8 +73,9 @@ def truth_regions(gt: MotTracks, regions: list[Points], frames: int) -> np.ndarr
 class CountingRun:
     """The sensor's counters (and supervision's LineZone) fed frame by frame."""
 
-    def __init__(self, spec: EvalSpec, frames: int) -> None:
+    def __init__(self, spec: EvalSpec, frames: int, gt: MotTracks | None = None) -> None:
         self.spec = spec
+        self.gt = gt
         self.line = LineCounter(DirectedPolyline(spec.line)) if spec.line else None
         self.regions = (
             RegionCounter([PolygonZone(r) for r in spec.regions], True, spec.debounce_s)
@@ -87,6 +89,10 @@ class CountingRun:
 
     def feed(self, frame, ts, ids, boxes, ended, raw_ids) -> None:
         points = anchor_points(boxes, centre=False)
+        if self.gt is not None and len(points):
+            # people where the ground truth says "ignore" count for no one
+            keep = ~_inside_any(points, self.gt.ignored_at(frame))
+            ids, boxes, raw_ids, points = ids[keep], boxes[keep], raw_ids[keep], points[keep]
         heights = boxes[:, 3] - boxes[:, 1] if len(boxes) else np.zeros(0)
         if self.line:
             self.line.update(ts, ids, points, heights)
@@ -112,12 +118,24 @@ class CountingRun:
             self.flow_total[key] = self.flow_total.get(key, 0) + 1
 
 
+def _inside_any(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    if len(boxes) == 0:
+        return np.zeros(len(points), dtype=bool)
+    x, y = points[:, 0:1], points[:, 1:2]
+    return (
+        (x >= boxes[:, 0])
+        & (x <= boxes[:, 2])
+        & (y >= boxes[:, 1])
+        & (y <= boxes[:, 3] + 0.1 * (boxes[:, 3] - boxes[:, 1]))
+    ).any(axis=1)
+
+
 def _linezones(line: Points) -> list[sv.LineZone]:
     return [
         sv.LineZone(
             start=sv.Point(*a), end=sv.Point(*b), triggering_anchors=[sv.Position.BOTTOM_CENTER]
         )
-        for a, b in zip(line, line[1:], strict=False)
+        for a, b in itertools.pairwise(line)
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,15 @@ class MotTracks:
     """Tracks by frame. ``frames`` maps a frame number (from 1) to its rows."""
 
     frames: dict[int, tuple[np.ndarray, np.ndarray]]
+    ignored: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def last_frame(self) -> int:
         return max(self.frames, default=0)
+
+    def ignored_at(self, frame: int) -> np.ndarray:
+        """xyxy boxes the ground truth says to ignore in ``frame`` (MOT conf 0)."""
+        return self.ignored.get(frame, np.zeros((0, 4)))
 
     def at(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, xyxy boxes)`` of ``frame`` (empty arrays when none)."""
@@ -45,7 +50,12 @@ def load_mot(path: str | Path, drop_ignored: bool = True) -> MotTracks:
         raise OccusenseError(f"{path}: not a MOT CSV file ({exc})") from None
     if data.size and data.shape[1] < 6:
         raise OccusenseError(f"{path}: MOT rows need at least 6 columns")
+    ignored: dict[int, np.ndarray] = {}
     if drop_ignored and data.size and data.shape[1] >= 7:
+        for row in data[data[:, 6] == 0]:
+            box = np.array([row[2], row[3], row[2] + row[4], row[3] + row[5]])
+            ignored.setdefault(int(row[0]), np.zeros((0, 4)))
+            ignored[int(row[0])] = np.vstack([ignored[int(row[0])], box])
         data = data[data[:, 6] != 0]
     frames: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for frame in np.unique(data[:, 0]).astype(int) if data.size else []:
@@ -53,4 +63,4 @@ def load_mot(path: str | Path, drop_ignored: bool = True) -> MotTracks:
         boxes = rows[:, 2:6].copy()
         boxes[:, 2:] += boxes[:, :2]
         frames[int(frame)] = (rows[:, 1].astype(np.int64), boxes)
-    return MotTracks(frames)
+    return MotTracks(frames, ignored)

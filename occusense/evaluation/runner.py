@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from occusense.config.model import DeviceConfig
-from occusense.detect import make_detector
-from occusense.detect.masks import MaskPainter
 from occusense.evaluation.evaluate import CountingRun, EvalSpec, report
 from occusense.evaluation.mot import MotTracks, load_mot
+from occusense.pipeline import PeopleFinder
 from occusense.sources import open_source
-from occusense.track import PersonTracker
 from occusense.track.identity import IdentityStitcher
 
 
@@ -62,28 +60,31 @@ def log_from_tracks(tracks: MotTracks, fps: float) -> TrackLog:
 def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
     """The whole pipeline (masks, detector, tracker) on a video or folder."""
     src = open_source(source, start_ts=0.0)
-    detector = make_detector(config.detector, config.general.recognition_scheme)
-    masks = MaskPainter(config.privacy_masks, src.width, src.height)
-    tracker = PersonTracker(frame_rate=src.fps)
+    finder = PeopleFinder(config, src.width, src.height, src.fps)
     log = TrackLog(mode="pipeline")
     try:
         for frame in src.frames():
-            found = masks.drop_masked(detector.detect(masks.paint(frame.image)), False)
-            people = tracker.update(found, frame.timestamp)
+            people = finder.find(frame)
             log.steps.append(
-                TrackStep(frame.index + 1, frame.timestamp, people.ids, people.boxes,
-                          people.ended, people.raw_ids)
+                TrackStep(
+                    frame.index + 1,
+                    frame.timestamp,
+                    people.ids,
+                    people.boxes,
+                    people.ended,
+                    people.raw_ids,
+                )
             )
     finally:
         src.close()
     log.final_ts = (log.steps[-1].ts if log.steps else 0.0) + 1.0 / src.fps
-    log.final_ended = tracker.finish()
+    log.final_ended = finder.finish()
     return log
 
 
 def count_log(spec: EvalSpec, gt: MotTracks, log: TrackLog) -> dict:
     frames = max(gt.last_frame, log.frames)
-    run = CountingRun(spec, frames)
+    run = CountingRun(spec, frames, gt)
     for s in log.steps:
         run.feed(s.frame, s.ts, s.ids, s.boxes, s.ended, s.raw_ids)
     run.close(log.final_ts, log.final_ended)

@@ -118,9 +118,7 @@ class ReportBodies:
         body["line_trigger_data"] = {"in": inward, "out": outward}
         return body
 
-    def flow_interval(
-        self, start: float, end: float, matrix: dict[str, int]
-    ) -> dict[str, Any]:
+    def flow_interval(self, start: float, end: float, matrix: dict[str, int]) -> dict[str, Any]:
         body = self._head(FLOW_EVENT, "interval")
         body["time_info"] = self.clock.interval_info(start, end)
         body["flow_data"] = dict(matrix)

@@ -34,9 +34,7 @@ class _Period:
 
     def __init__(self, settings: ReportSettings, clock: DeviceClock, start: float):
         self.enabled = settings.periodic_enabled
-        self.schedule = PeriodicSchedule(
-            settings.periodic_scheme, settings.interval_s, clock
-        )
+        self.schedule = PeriodicSchedule(settings.periodic_scheme, settings.interval_s, clock)
         self.start = start
         self.due = self.schedule.next_due(start)
 
@@ -113,9 +111,7 @@ class Reporter:
                 reports.append(Report("line", body))
         if result.region is not None and self.region_settings.report_by_result:
             if self._region_changed(result.region):
-                body = self.bodies.region_trigger(
-                    result.timestamp, result.region, self.occupancy
-                )
+                body = self.bodies.region_trigger(result.timestamp, result.region, self.occupancy)
                 reports.append(Report("region", body))
         if result.region is not None:
             self._last_region = result.region

@@ -98,9 +98,7 @@ class ImageFolderSource(FrameSource):
     """Images of a folder in name order, as frames at ``fps``."""
 
     def __init__(self, folder: str, start_ts: float, fps: float = 10.0) -> None:
-        self.files = sorted(
-            p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
             raise SourceError(f"folder {folder!r} holds no images ({IMAGE_SUFFIXES})")
         self.fps = fps

@@ -51,6 +51,8 @@ class PersonTracker:
         stitch_gap_s: how long after losing a person a new track may take
             their ID back.
         activation_threshold: minimum score to start a track.
+        min_consecutive_frames: frames a new track must be seen in before it
+            gets an ID (filters one-frame false detections).
     """
 
     def __init__(
@@ -59,12 +61,13 @@ class PersonTracker:
         lost_buffer_s: float = 1.0,
         stitch_gap_s: float = 2.0,
         activation_threshold: float = 0.4,
+        min_consecutive_frames: int = 2,
     ) -> None:
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(lost_buffer_s * 30)),
             frame_rate=frame_rate,
             track_activation_threshold=activation_threshold,
-            minimum_consecutive_frames=2,
+            minimum_consecutive_frames=min_consecutive_frames,
             high_conf_det_threshold=activation_threshold + 0.1,
         )
         self.identity = IdentityStitcher(max_gap_s=stitch_gap_s)

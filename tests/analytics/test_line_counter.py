@@ -48,8 +48,11 @@ def walk(y0: float, y1: float, steps: int, x: float = 200.0) -> list[tuple[float
         ([(100.0, 0.0), (100.0, 300.0)], [(40 + 10 * i, 150.0) for i in range(13)], (1, 0)),
         ([(100.0, 300.0), (100.0, 0.0)], [(40 + 10 * i, 150.0) for i in range(13)], (0, 1)),
         # a bent line: crossing its second segment only
-        ([(0.0, 100.0), (200.0, 100.0), (300.0, 200.0)], [(300 - 8 * i, 100.0 + 0 * i)
-                                                          for i in range(15)], (0, 1)),
+        (
+            [(0.0, 100.0), (200.0, 100.0), (300.0, 200.0)],
+            [(300 - 8 * i, 100.0 + 0 * i) for i in range(15)],
+            (0, 1),
+        ),
         # passing beside the end of a segment is no crossing
         (HORIZONTAL, walk(160, 40, 13, x=450.0), (0, 0)),
     ],
@@ -71,8 +74,10 @@ def test_box_jitter_on_the_line_counts_once(amplitude, steps, seed, upward) -> N
     # linger on the line for a while, jittering, before going on
     mid = steps // 2
     path = path[:mid] + [(200.0, 100.0)] * 15 + path[mid:]
-    frames = [[(1, x + rng.uniform(-amplitude, amplitude), y + rng.uniform(-amplitude, amplitude))]
-              for x, y in path]
+    frames = [
+        [(1, x + rng.uniform(-amplitude, amplitude), y + rng.uniform(-amplitude, amplitude))]
+        for x, y in path
+    ]
     assert count(frames) == ((1, 0) if upward else (0, 1))
 
 
@@ -87,7 +92,7 @@ def test_track_lost_and_reacquired_with_new_id_counts_once(gap, lost_at, steps) 
     cut = next(i for i, (_, y) in enumerate(path) if y <= lost_at)
     frames: list[list[tuple[int, float, float]]] = [[(1, x, y)] for x, y in path[:cut]]
     frames += [[] for _ in range(gap)]  # detector misses the person
-    frames += [[(2, x, y)] for x, y in path[cut + gap:]]  # tracker gives a new ID
+    frames += [[(2, x, y)] for x, y in path[cut + gap :]]  # tracker gives a new ID
     assert count(frames) == (1, 0)
 
 
@@ -95,8 +100,9 @@ def test_track_lost_and_reacquired_with_new_id_counts_once(gap, lost_at, steps) 
 @given(offset=st.floats(-5.0, 5.0), amplitude=st.floats(0.0, 0.9), seed=st.integers(0, 999))
 def test_walking_along_the_line_counts_nothing(offset, amplitude, seed) -> None:
     rng = np.random.default_rng(seed)
-    frames = [[(1, 10.0 + 8 * i, 100 + offset + rng.uniform(-amplitude, amplitude))]
-              for i in range(45)]
+    frames = [
+        [(1, 10.0 + 8 * i, 100 + offset + rng.uniform(-amplitude, amplitude))] for i in range(45)
+    ]
     assert count(frames) == (0, 0)
 
 

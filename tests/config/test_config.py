@@ -27,33 +27,72 @@ def test_defaults_follow_the_guide() -> None:
 @pytest.mark.parametrize(
     ("data", "field", "rule"),
     [
-        ({"region_counting": {"regions": [{"points": [[0, 0], [1, 1]]}]}},
-         "region_counting.regions.0.points", "at least 3 points"),
-        ({"region_counting": {"regions": [{"points": SQUARE}] * 17}},
-         "region_counting.regions", "at most 16 regions"),
-        ({"line_crossing": {"report": {"interval_s": 3}}},
-         "line_crossing.report.interval_s", "greater than or equal to 5"),
-        ({"line_crossing": {"report": {"interval_s": 86401}}},
-         "line_crossing.report.interval_s", "less than or equal to 86400"),
-        ({"line_crossing": {"line": {"points": [[0, 0], [0.1, 0], [0.2, 0], [0.3, 0], [0.4, 0],
-                                                 [0.5, 0]]}}},
-         "line_crossing.line.points", "at most 4 segments"),
+        (
+            {"region_counting": {"regions": [{"points": [[0, 0], [1, 1]]}]}},
+            "region_counting.regions.0.points",
+            "at least 3 points",
+        ),
+        (
+            {"region_counting": {"regions": [{"points": SQUARE}] * 17}},
+            "region_counting.regions",
+            "at most 16 regions",
+        ),
+        (
+            {"line_crossing": {"report": {"interval_s": 3}}},
+            "line_crossing.report.interval_s",
+            "greater than or equal to 5",
+        ),
+        (
+            {"line_crossing": {"report": {"interval_s": 86401}}},
+            "line_crossing.report.interval_s",
+            "less than or equal to 86400",
+        ),
+        (
+            {
+                "line_crossing": {
+                    "line": {"points": [[0, 0], [0.1, 0], [0.2, 0], [0.3, 0], [0.4, 0], [0.5, 0]]}
+                }
+            },
+            "line_crossing.line.points",
+            "at most 4 segments",
+        ),
         ({"line_crossing": {"enabled": True}}, "line_crossing", "no line is drawn"),
-        ({"people_flow": {"area": [[0, 0], [1, 0], [0.2, 0.2], [0, 1]]}},
-         "people_flow.area", "must be convex"),
-        ({"people_flow": {"area": [[0, 0], [1, 0], [1, 1], [0.5, 1], [0, 0.9]]}},
-         "people_flow.area", "triangle or a quadrangle"),
-        ({"region_counting": {"regions": [{"points": [[0, 0], [1, 0.8], [1, 0], [0, 1]]}]}},
-         "region_counting.regions.0.points", "crosses itself"),
-        ({"privacy_masks": {"masks": [{"points": SQUARE}] * 9}},
-         "privacy_masks.masks", "at most 8"),
+        (
+            {"people_flow": {"area": [[0, 0], [1, 0], [0.2, 0.2], [0, 1]]}},
+            "people_flow.area",
+            "must be convex",
+        ),
+        (
+            {"people_flow": {"area": [[0, 0], [1, 0], [1, 1], [0.5, 1], [0, 0.9]]}},
+            "people_flow.area",
+            "triangle or a quadrangle",
+        ),
+        (
+            {"region_counting": {"regions": [{"points": [[0, 0], [1, 0.8], [1, 0], [0, 1]]}]}},
+            "region_counting.regions.0.points",
+            "crosses itself",
+        ),
+        (
+            {"privacy_masks": {"masks": [{"points": SQUARE}] * 9}},
+            "privacy_masks.masks",
+            "at most 8",
+        ),
         ({"time": {"timezone": "Mars/Olympus"}}, "time.timezone", "unknown time zone"),
-        ({"region_counting": {"regions": [{"points": [[0, 0], [1.5, 0], [1, 1]]}]}},
-         "region_counting.regions.0.points.1.0", "less than or equal to 1"),
+        (
+            {"region_counting": {"regions": [{"points": [[0, 0], [1.5, 0], [1, 1]]}]}},
+            "region_counting.regions.0.points.1.0",
+            "less than or equal to 1",
+        ),
         ({"lorawan": {"dev_eui": "XYZ"}}, "lorawan.dev_eui", "16 hexadecimal"),
-        ({"region_counting": {"schedule": {"monday": {"periods": [
-            {"start": "10:00", "end": "09:00"}]}}}},
-         "region_counting.schedule.monday.periods.0", "before it starts"),
+        (
+            {
+                "region_counting": {
+                    "schedule": {"monday": {"periods": [{"start": "10:00", "end": "09:00"}]}}
+                }
+            },
+            "region_counting.schedule.monday.periods.0",
+            "before it starts",
+        ),
         ({"region_counting": {"nonsense": 1}}, "region_counting.nonsense", "Extra inputs"),
     ],
 )
@@ -96,8 +135,14 @@ def test_save_then_load_round_trips(tmp_path, suffix) -> None:
 
 
 def test_export_leaves_out_password_hash_and_secrets_unless_asked() -> None:
-    cfg = parse_config({"users": {"password_hash": "$argon2id$secret",
-                                  "security_questions": [{"question": "q", "answer_hash": "h"}]}})
+    cfg = parse_config(
+        {
+            "users": {
+                "password_hash": "$argon2id$secret",
+                "security_questions": [{"question": "q", "answer_hash": "h"}],
+            }
+        }
+    )
     plain = json.dumps(config_to_dict(cfg))
     assert "$argon2id$secret" not in plain and '"answer_hash"' not in plain
     assert "5572404C696E6B4C6F52613230313823" not in plain
