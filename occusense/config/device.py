@@ -30,7 +30,9 @@ class DeviceInfo(StrictModel):
     model: str = "VS121-P"
     serial_number: str = Field("", description="empty = derived from the MAC address")
     mac_address: str = Field("", description="empty = this host's MAC address")
-    ip_address: str = Field("", description="empty = this host's outbound IP address")
+    ip_address: str = Field(
+        "", description="empty = this host's address, resolved from its host name"
+    )
     hardware_version: str = "V1.0"
 
 

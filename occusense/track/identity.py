@@ -36,7 +36,7 @@ class IdentityStitcher:
             (plus half the distance they were predicted to walk).
     """
 
-    def __init__(self, max_gap_s: float = 2.0, gate: float = 0.8) -> None:
+    def __init__(self, max_gap_s: float = 2.0, gate: float = 0.5) -> None:
         self.max_gap_s = max_gap_s
         self.gate = gate
         self._people: dict[int, _Person] = {}

@@ -73,7 +73,7 @@ class _Stream:
                 self.end_headers()
                 for _ in range(per_connection):
                     value = next(stream.counter) % 250
-                    ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), value, np.uint8))
+                    _ok, jpg = cv2.imencode(".jpg", np.full((48, 64, 3), value, np.uint8))
                     head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                     try:
                         self.wfile.write(head % len(jpg) + jpg.tobytes() + b"\r\n")
