@@ -58,7 +58,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
-    from occusense.pipeline import Pipeline, run_source
+    from occusense.pipeline import Pipeline, Sink, run_source
     from occusense.sources import open_source
     from occusense.transports.local import ConsoleSink, JsonlSink
 
@@ -72,7 +72,7 @@ def run(
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     width, height = src.width, src.height
-    sinks = []
+    sinks: list[Sink] = []
     if cfg.output.console and not quiet:
         sinks.append(ConsoleSink())
     jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)

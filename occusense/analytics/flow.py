@@ -37,7 +37,7 @@ class FlowCounter:
         self.zone = PolygonZone(corners)
         self.edges = DirectedPolyline([*corners, corners[0]])
         self.period = self._empty()
-        self._entry: dict[int, int | None] = {}
+        self._entry: dict[int, int] = {}
         self._last: dict[int, np.ndarray] = {}
 
     def _empty(self) -> dict[str, int]:
@@ -63,7 +63,10 @@ class FlowCounter:
                     self._nearest_edge(point) if last is None else self._edge_crossed(last, point)
                 )
             elif was_inside and not inside[row]:
-                done.append(self._count(pid, self._edge_crossed(last, point)))
+                exit_edge = (
+                    self._nearest_edge(point) if last is None else self._edge_crossed(last, point)
+                )
+                done.append(self._count(pid, exit_edge))
             self._last[pid] = point.copy()
         return done
 

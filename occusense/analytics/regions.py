@@ -76,7 +76,7 @@ class RegionCounter:
         inside = np.stack([z.contains(points) for z in self.zones], axis=1)
         if self.mapped:
             return inside
-        return ~inside.any(axis=1, keepdims=True)
+        return np.logical_not(inside.any(axis=1, keepdims=True))
 
     def update(self, ts: float, ids: np.ndarray, points: np.ndarray) -> RegionState:
         inside = self.membership(points)

@@ -30,12 +30,13 @@ SCHEMES = {
 def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorSettings:
     """The scheme's settings with the config's explicit overrides applied."""
     base = SCHEMES[scheme]
-    changes: dict[str, object] = {}
-    if config.score_threshold is not None:
-        changes["score_threshold"] = config.score_threshold
-    if config.tiling is not None:
-        changes["tiled"] = config.tiling
-    return replace(base, **changes)
+    return replace(
+        base,
+        score_threshold=(
+            base.score_threshold if config.score_threshold is None else config.score_threshold
+        ),
+        tiled=base.tiled if config.tiling is None else config.tiling,
+    )
 
 
 def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector:

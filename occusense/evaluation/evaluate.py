@@ -177,6 +177,7 @@ def report(spec: EvalSpec, gt: MotTracks, run: CountingRun, frames: int) -> dict
 
 
 def _truth_flow(spec: EvalSpec, gt: MotTracks) -> dict[str, int]:
+    assert spec.flow is not None
     counter = FlowCounter(spec.flow, spec.flow_names)
     last_frame = {tid: int(frames[-1]) for tid, (frames, _) in gt.paths().items()}
     totals: dict[str, int] = {}

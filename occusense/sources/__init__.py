@@ -167,7 +167,7 @@ class LiveSource(FrameSource):
                 ok, image = self._cap.read()
             else:
                 ok, image = False, None
-            if ok:
+            if ok and image is not None:
                 yield Frame(image, index, time.time())
                 index += 1
                 continue

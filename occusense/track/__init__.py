@@ -79,9 +79,11 @@ class PersonTracker:
             class_id=np.zeros(len(found), dtype=int),
         )
         out = self._tracker.update(dets)
-        tracked = out.tracker_id >= 0 if len(out) else np.zeros(0, dtype=bool)
-        raw_ids = out.tracker_id[tracked].astype(np.int64) if len(out) else np.zeros(0)
-        boxes = out.xyxy[tracked] if len(out) else np.zeros((0, 4), np.float32)
+        raw_ids: np.ndarray = np.zeros(0, np.int64)
+        boxes: np.ndarray = np.zeros((0, 4), np.float32)
+        if len(out) and out.tracker_id is not None:
+            tracked = out.tracker_id >= 0
+            raw_ids, boxes = out.tracker_id[tracked].astype(np.int64), out.xyxy[tracked]
         ids, ended = self.identity.update(raw_ids, boxes, timestamp)
         return TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
 
