@@ -27,6 +27,8 @@ SAMPLE_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Print or check configurations.")
 app.add_typer(config_app, name="config")
+io_app = typer.Typer(no_args_is_help=True, help="Read or drive the digital input/output.")
+app.add_typer(io_app, name="io")
 err = Console(stderr=True)
 
 
@@ -148,6 +150,57 @@ def config_validate(path: Path) -> None:
 def config_schema() -> None:
     """Print the JSON schema of the configuration."""
     typer.echo(json.dumps(DeviceConfig.model_json_schema(), indent=2))
+
+
+def _pins(config: Path | None):
+    from occusense.dio import open_pins
+
+    try:
+        return open_pins(_load(config).digital_io)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+
+
+@io_app.command("get")
+def io_get(
+    pin: Annotated[str, typer.Argument(help="di or do")],
+    config: Annotated[Path | None, typer.Option(help="config file (digital_io)")] = None,
+) -> None:
+    """Print a pin's value (0 or 1)."""
+    try:
+        typer.echo(_pins(config).read(pin))
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+
+
+@io_app.command("set")
+def io_set(
+    pin: Annotated[str, typer.Argument(help="di (software pins only) or do")],
+    value: Annotated[int, typer.Argument(help="0 or 1")],
+    config: Annotated[Path | None, typer.Option(help="config file (digital_io)")] = None,
+) -> None:
+    """Set a pin."""
+    try:
+        _pins(config).write(pin, value)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{pin} = {value}")
+
+
+@io_app.command("pulse")
+def io_pulse(
+    width_ms: Annotated[int, typer.Option(min=10, max=10000, help="pulse length")] = 500,
+    config: Annotated[Path | None, typer.Option(help="config file (digital_io)")] = None,
+) -> None:
+    """Pulse the software DI (0 -> 1 -> 0), as the staff button would (L5)."""
+    pins = _pins(config)
+    try:
+        pins.write("di", 1)
+        time.sleep(width_ms / 1000)
+        pins.write("di", 0)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"di pulsed for {width_ms} ms")
 
 
 def _points(text: str, what: str) -> list[tuple[float, float]]:

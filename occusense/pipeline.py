@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from occusense.analytics.engine import Analytics, FrameResult
+from occusense.clock import DeviceClock
 from occusense.config.device import PositionRule
 from occusense.config.model import DeviceConfig
 from occusense.detect import Detector, make_detector
 from occusense.detect.masks import MaskPainter
+from occusense.dio import EdgeDetector, Pins, open_pins
+from occusense.errors import OccusenseError
 from occusense.reports.bodies import ReportBodies
-from occusense.reports.clock import DeviceClock
 from occusense.reports.device import device_info
 from occusense.reports.reporter import Report, Reporter
 from occusense.sources import Frame, FrameSource
@@ -98,6 +100,8 @@ class Pipeline:
         start_ts: timestamp that the first report intervals start at.
         sinks: where reports go.
         detector: a ready detector; built from ``config`` when omitted.
+        pins: digital I/O; opened from ``config.digital_io`` when the
+            overcrowding alarm (DO) or the staff filter (DI) needs it.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class Pipeline:
         start_ts: float,
         sinks: Iterable[Sink] = (),
         detector: Detector | None = None,
+        pins: Pins | None = None,
     ) -> None:
         self.config = config
         self.finder = PeopleFinder(config, width, height, fps, detector)
@@ -120,12 +125,19 @@ class Pipeline:
         self.times = StageTimes()
         self.last_people = TrackedPeople()
         self.last_ts = start_ts
+        needs_pins = config.region_counting.overcrowding.enabled or (
+            config.line_crossing.enabled and config.line_crossing.staff_filter
+        )
+        self.pins = pins or (open_pins(config.digital_io) if needs_pins else None)
+        self._di = EdgeDetector()
+        self.alarm: bool | None = None
 
     def step(self, frame: Frame) -> FrameResult:
         """Process one frame; send the reports it makes due."""
         people = self.finder.find(frame)
         t2 = time.perf_counter()
-        result = self.analytics.update(frame.timestamp, people)
+        result = self.analytics.update(frame.timestamp, people, self._staff_pulse())
+        self._drive_alarm(result.alarm)
         t3 = time.perf_counter()
         self._emit(self.reporter.on_frame(result))
         t4 = time.perf_counter()
@@ -136,6 +148,26 @@ class Pipeline:
         times.report += t4 - t3
         self.last_people, self.last_ts = people, frame.timestamp
         return result
+
+    def _staff_pulse(self) -> bool:
+        if self.pins is None or not self.analytics.staff_filter:
+            return False
+        try:
+            return self._di.rising(self.pins.read("di"))
+        except OccusenseError as exc:
+            log.warning("cannot read DI: %s", exc)
+            return False
+
+    def _drive_alarm(self, alarm: bool | None) -> None:
+        """R7: open DO above the threshold, close it within (on change only)."""
+        if alarm is None or alarm == self.alarm or self.pins is None:
+            return
+        try:
+            self.pins.write("do", int(alarm))
+            self.alarm = alarm
+            log.info("overcrowding alarm %s", "on (DO open)" if alarm else "off (DO closed)")
+        except OccusenseError as exc:
+            log.warning("cannot drive DO: %s", exc)
 
     def finish(self) -> FrameResult:
         """The source ended: settle open tracks and send what they complete."""

@@ -85,6 +85,11 @@ class FlowCounter:
         self.period[f"{key[0]}-{key[1]}"] += 1
         return (pid, *key)
 
+    def forget(self) -> None:
+        """Drop everyone in the area without counting (schedule paused)."""
+        self._entry.clear()
+        self._last.clear()
+
     def take_period(self) -> dict[str, int]:
         period, self.period = self.period, self._empty()
         return period

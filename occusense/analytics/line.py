@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occusense.analytics.geometry import DirectedPolyline
+from occusense.analytics.geometry import DirectedPolyline, PolygonZone
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,20 @@ class LineCounter:
     position outside it becomes the anchor and nothing is counted; a person
     first seen off the line (by ``min_margin_px``) has a known side at once.
 
+    U-turn filter (L4): with ``uturn_area`` the area replaces the band — a
+    person counts only once they have passed through the area from one side
+    of the line to the other; turning back inside it counts nothing.
+
+    Staff/deliverer filter (L5): after :meth:`staff_pulse` the next single
+    crossing within ``staff_window_s`` is discarded.
+
     Args:
         line: the detection line in pixels.
         margin_ratio: the band's half-width as a fraction of the person's
             box height (people nearer the camera jitter more in pixels).
         min_margin_px: the band's smallest half-width.
+        uturn_area: the U-turn filter's area in pixels, or None.
+        staff_window_s: how long a staff pulse stays armed.
 
     Example:
         >>> counter = LineCounter(DirectedPolyline([(0, 100), (200, 100)]))
@@ -79,10 +88,16 @@ class LineCounter:
         line: DirectedPolyline,
         margin_ratio: float = 0.1,
         min_margin_px: float = 2.0,
+        uturn_area: PolygonZone | None = None,
+        staff_window_s: float = 8.0,
     ) -> None:
         self.line = line
         self.margin_ratio = margin_ratio
         self.min_margin_px = min_margin_px
+        self.uturn_area = uturn_area
+        self.staff_window_s = staff_window_s
+        self.staff_discarded = 0
+        self._staff_until: float | None = None
         self.period = LineTotals()
         self.cumulative = LineTotals()
         self._anchors: dict[int, _Anchor] = {}
@@ -95,6 +110,8 @@ class LineCounter:
             return []
         distance = self.line.distance(points)
         far = distance > np.maximum(self.min_margin_px, self.margin_ratio * heights)
+        if self.uturn_area is not None:
+            far &= ~self.uturn_area.contains(points)
         # a first sighting has no jitter history: off the line is side enough
         known = distance > self.min_margin_px
         movers, starts, ends = [], [], []
@@ -137,11 +154,23 @@ class LineCounter:
             if pid in self._anchors:
                 self._anchors[pid].point = stop.copy()
             for crossing in crossings:
+                if self._staff_until is not None and ts <= self._staff_until:
+                    self._staff_until = None  # this one was the staff member
+                    self.staff_discarded += 1
+                    continue
                 event = CrossingEvent(pid, ts, crossing.inward, crossing.segment)
                 self.period.add(event)
                 self.cumulative.add(event)
                 events.append(event)
         return events
+
+    def staff_pulse(self, ts: float) -> None:
+        """A DI pulse: discard the next single crossing within the window (L5)."""
+        self._staff_until = ts + self.staff_window_s
+
+    def forget(self) -> None:
+        """Drop every person's anchor (the schedule paused counting)."""
+        self._anchors.clear()
 
     def take_period(self) -> LineTotals:
         """The interval's counts (L2); the next interval starts at zero."""

@@ -62,7 +62,7 @@ class RegionCounter:
         self.debounce_s = debounce_s
         self.period_max = 0
         self._last_in: dict[int, np.ndarray] = {}
-        self._columns = len(zones) if (zones and mapped) else 1
+        self.columns = len(zones) if (zones and mapped) else 1
         self.state = RegionState(0, (0,) * self.mapped_regions)
 
     @property
@@ -78,20 +78,28 @@ class RegionCounter:
             return inside
         return np.logical_not(inside.any(axis=1, keepdims=True))
 
-    def update(self, ts: float, ids: np.ndarray, points: np.ndarray) -> RegionState:
-        inside = self.membership(points)
+    def update(
+        self,
+        ts: float,
+        ids: np.ndarray,
+        points: np.ndarray,
+        inside: np.ndarray | None = None,
+    ) -> RegionState:
+        """Feed one frame; ``inside`` is :meth:`membership` if already known."""
+        if inside is None:
+            inside = self.membership(points)
         for row, pid in enumerate(ids.tolist()):
             seen = self._last_in.get(pid)
             if seen is None:
                 if not inside[row].any():
                     continue
-                seen = self._last_in[pid] = np.full(self._columns, -np.inf)
+                seen = self._last_in[pid] = np.full(self.columns, -np.inf)
             seen[inside[row]] = ts
         return self._recount(ts)
 
     def _recount(self, ts: float) -> RegionState:
         horizon = ts - self.debounce_s
-        counts = np.zeros(self._columns, dtype=int)
+        counts = np.zeros(self.columns, dtype=int)
         total = 0
         for pid in list(self._last_in):
             active = self._last_in[pid] >= horizon
@@ -109,6 +117,11 @@ class RegionCounter:
         """The interval's highest total (R5); the next starts from the current."""
         peak, self.period_max = self.period_max, self.state.total
         return peak
+
+    def forget(self) -> None:
+        """Nobody is counted any more (the schedule paused counting)."""
+        self._last_in.clear()
+        self.state = RegionState(0, (0,) * self.mapped_regions)
 
     def people(self) -> list[int]:
         """IDs of the people counted now."""

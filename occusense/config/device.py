@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -133,10 +133,11 @@ class RtspSettings(StrictModel):
 class DigitalIO(StrictModel):
     """DI/DO: a software pin, or a Linux GPIO line where one exists."""
 
-    backend: str = Field("software", description="software | gpio")
+    backend: Literal["software", "gpio"] = "software"
+    state_dir: str = Field(".occusense", description="software pins live in <state_dir>/dio.json")
     gpio_chip: str = "/dev/gpiochip0"
-    di_line: int = Field(-1, ge=-1)
-    do_line: int = Field(-1, ge=-1)
+    di_line: int = Field(-1, ge=-1, description="GPIO line offset of DI; -1 = none")
+    do_line: int = Field(-1, ge=-1, description="GPIO line offset of DO; -1 = none")
 
 
 class LoraJoinType(StrEnum):

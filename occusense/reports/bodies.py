@@ -7,31 +7,17 @@ The optional ``snapshot`` (base64 JPEG) is added by the caller.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from occusense.analytics.dwell import DwellRecord
 from occusense.analytics.line import LineTotals
 from occusense.analytics.regions import RegionState
-from occusense.reports.clock import DeviceClock
+from occusense.clock import DeviceClock
 
 REGION_EVENT = "Region People Counting"
 DWELL_EVENT = "Dwell Time Detection"
 LINE_EVENT = "Line Crossing Counting"
 FLOW_EVENT = "People Flow Analysis"
-
-
-@dataclass(frozen=True)
-class DwellRecord:
-    """One finished dwell in a region (R6 trigger)."""
-
-    region: int
-    person_id: int
-    start: float
-    end: float
-
-    @property
-    def duration_ms(self) -> int:
-        return round((self.end - self.start) * 1000)
 
 
 class ReportBodies:

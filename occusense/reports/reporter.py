@@ -12,11 +12,12 @@ from typing import Any
 
 from occusense.analytics.engine import Analytics, FrameResult
 from occusense.analytics.regions import RegionState
+from occusense.clock import DeviceClock
 from occusense.config.features import ReportingType
 from occusense.config.model import DeviceConfig
 from occusense.config.reporting import ReportSettings, ResultMode
 from occusense.reports.bodies import ReportBodies
-from occusense.reports.clock import DeviceClock, PeriodicSchedule
+from occusense.reports.clock import PeriodicSchedule
 
 MAX_CATCH_UP = 1000  # periods emitted at once after a long gap in time
 
@@ -37,18 +38,28 @@ class _Period:
         self.schedule = PeriodicSchedule(settings.periodic_scheme, settings.interval_s, clock)
         self.start = start
         self.due = self.schedule.next_due(start)
+        self.counted = False  # did the feature count at all in this interval (P6)?
 
-    def elapsed(self, ts: float) -> list[tuple[float, float]]:
-        """Intervals ``(start, end)`` that ended at or before ``ts``."""
+    def elapsed(self, ts: float, counting: bool) -> list[tuple[float, float]]:
+        """Intervals ``(start, end)`` that ended at or before ``ts`` and in
+        which the feature counted; outside its schedule a feature is silent."""
         done: list[tuple[float, float]] = []
-        while self.enabled and ts >= self.due and len(done) < MAX_CATCH_UP:
-            done.append((self.start, self.due))
+        steps = 0
+        while self.enabled and ts >= self.due and steps < MAX_CATCH_UP:
+            if self.counted:
+                done.append((self.start, self.due))
+            self.counted = False
             self.start, self.due = self.due, self.schedule.next_due(self.due)
+            steps += 1
+        self.counted |= counting
         return done
 
 
 class Reporter:
     """Turns counter state into VS121-P reports at the right moments.
+
+    Dwell reports follow the region feature's report settings and schedule,
+    as on the VS121-P, where dwell detection is part of region counting.
 
     Args:
         config: the device configuration (report settings per feature).
@@ -68,31 +79,42 @@ class Reporter:
         self.bodies = bodies
         rc, lc, pf = config.region_counting, config.line_crossing, config.people_flow
         self.region_settings, self.line_settings = rc.report, lc.report
+        self.dwell_triggers = rc.dwell_trigger_enabled
         self.occupancy = rc.reporting_type is ReportingType.occupancy
         self._periods = {
             "region": _Period(rc.report, bodies.clock, start),
+            "dwell": _Period(rc.report, bodies.clock, start),
             "line": _Period(lc.report, bodies.clock, start),
             "flow": _Period(pf.report, bodies.clock, start),
         }
         self._last_region: RegionState | None = None
 
     def on_frame(self, result: FrameResult) -> list[Report]:
-        ts = result.timestamp
         reports = self._triggers(result)
-        if self.analytics.regions:
-            for start, end in self._periods["region"].elapsed(ts):
-                reports.append(self._region_interval(start, end))
-        if self.analytics.line:
-            for start, end in self._periods["line"].elapsed(ts):
-                period = self.analytics.line.take_period()
-                cumulative = self.analytics.line.cumulative
-                body = self.bodies.line_interval(start, end, period, cumulative)
-                reports.append(Report("line", body))
-        if self.analytics.flow:
-            for start, end in self._periods["flow"].elapsed(ts):
-                matrix = self.analytics.flow.take_period()
-                reports.append(Report("flow", self.bodies.flow_interval(start, end, matrix)))
+        a = self.analytics
+        for start, end in self._elapsed("region", result, a.regions is not None):
+            reports.append(self._region_interval(start, end))
+        for start, end in self._elapsed("dwell", result, a.dwell is not None):
+            assert a.dwell is not None
+            rows = a.dwell.take_period(end)
+            reports.append(Report("dwell", self.bodies.dwell_interval(start, end, rows)))
+        for start, end in self._elapsed("line", result, a.line is not None):
+            assert a.line is not None
+            period = a.line.take_period()
+            body = self.bodies.line_interval(start, end, period, a.line.cumulative)
+            reports.append(Report("line", body))
+        for start, end in self._elapsed("flow", result, a.flow is not None):
+            assert a.flow is not None
+            matrix = a.flow.take_period()
+            reports.append(Report("flow", self.bodies.flow_interval(start, end, matrix)))
         return reports
+
+    def _elapsed(self, feature: str, result: FrameResult, on: bool) -> list[tuple[float, float]]:
+        if not on:
+            return []
+        schedule_key = "region" if feature == "dwell" else feature
+        counting = result.active.get(schedule_key, True)
+        return self._periods[feature].elapsed(result.timestamp, counting)
 
     def _region_interval(self, start: float, end: float) -> Report:
         regions = self.analytics.regions
@@ -109,6 +131,9 @@ class Reporter:
                     event.timestamp, int(event.inward), int(not event.inward)
                 )
                 reports.append(Report("line", body))
+        if result.dwells and self.dwell_triggers:
+            body = self.bodies.dwell_trigger(result.timestamp, result.dwells)
+            reports.append(Report("dwell", body))
         if result.region is not None and self.region_settings.report_by_result:
             if self._region_changed(result.region):
                 body = self.bodies.region_trigger(result.timestamp, result.region, self.occupancy)

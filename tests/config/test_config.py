@@ -150,10 +150,11 @@ def test_export_leaves_out_password_hash_and_secrets_unless_asked() -> None:
     assert "$argon2id$secret" in full and "5572404C696E6B4C6F52613230313823" in full
 
 
-def test_example_config_is_valid() -> None:
+@pytest.mark.parametrize("name", ["vtest.yaml", "office.yaml"])
+def test_example_configs_are_valid(name) -> None:
     from pathlib import Path
 
-    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / "vtest.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
     assert len(cfg.region_counting.regions) == 2 and cfg.line_crossing.enabled
 
 

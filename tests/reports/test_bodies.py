@@ -10,8 +10,8 @@ import pytest
 
 from occusense.analytics.line import LineTotals
 from occusense.analytics.regions import RegionState
+from occusense.clock import DeviceClock
 from occusense.reports.bodies import DwellRecord, ReportBodies
-from occusense.reports.clock import DeviceClock
 from tests.conftest import SHARED, check_shapes
 
 REFERENCE = SHARED / "reference" / "vs121p-reports"

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from occusense.analytics.engine import Analytics
+from occusense.clock import DeviceClock
 from occusense.config import parse_config
 from occusense.config.reporting import PeriodicScheme
 from occusense.reports.bodies import ReportBodies
-from occusense.reports.clock import DeviceClock, PeriodicSchedule
+from occusense.reports.clock import PeriodicSchedule
 from occusense.reports.reporter import Reporter
 from occusense.track import TrackedPeople
 
@@ -122,3 +123,64 @@ def test_report_by_result(mode, sequence, expected_triggers) -> None:
     triggers = [r for r in found if r.feature == "region"]
     assert len(triggers) == expected_triggers
     assert all(r.body["report_type"] == "trigger" for r in triggers)
+
+
+def test_dwell_reports_trigger_and_interval(tmp_path) -> None:
+    import json
+
+    from tests.conftest import check_shapes
+
+    config = parse_config(
+        {
+            "time": {"timezone": "Europe/Paris"},
+            "region_counting": {
+                "customize_area": True,
+                "debounce_s": 1,
+                "regions": [{"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}],
+                "dwell": {"enabled": True, "min_dwell_s": 2},
+                "report": {"interval_s": 30},
+            },
+        }
+    )
+    analytics = Analytics(config, 100, 100)
+    bodies = ReportBodies(
+        {"device": "d", "device_sn": "1", "device_mac": "m", "ip_address": "i"},
+        DeviceClock("Europe/Paris"),
+    )
+    start = at(2026, 3, 2, 10, 0)
+    reporter = Reporter(config, analytics, bodies, start)
+    reports = []
+    for i in range(301):
+        inside = i < 100  # in the region for 10 s, then gone
+        frame = people((20, 50)) if inside else people()
+        reports += reporter.on_frame(analytics.update(start + i / 10, frame))
+    dwell = [r.body for r in reports if r.feature == "dwell"]
+    trigger = [b for b in dwell if b["report_type"] == "trigger"]
+    interval = [b for b in dwell if b["report_type"] == "interval"]
+    assert len(trigger) == 1
+    record = trigger[0]["dwell_time_data"][0]
+    assert record["region"] == 1 and record["duration"] == 9900
+    assert record["dwell_start_time"] == "2026-03-02T10:00:00+01:00"
+    assert interval[0]["dwell_time_data"] == [
+        {"region": 1, "max_dwell_time": 10, "avg_dwell_time": 10}
+    ]
+    path = tmp_path / "dwell.jsonl"
+    path.write_text("".join(json.dumps(b) + "\n" for b in dwell))
+    assert check_shapes(path).returncode == 0
+
+
+def test_feature_outside_its_schedule_sends_no_report() -> None:
+    off = {
+        d: {"enabled": False}
+        for d in ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+    }
+    config = parse_config({"region_counting": {"schedule": off, "report": {"interval_s": 5}}})
+    analytics = Analytics(config, 100, 100)
+    bodies = ReportBodies(
+        {"device": "d", "device_sn": "1", "device_mac": "m", "ip_address": "i"}, DeviceClock("UTC")
+    )
+    reporter = Reporter(config, analytics, bodies, start=0.0)
+    reports = []
+    for i in range(300):
+        reports += reporter.on_frame(analytics.update(i / 10, people((50, 80))))
+    assert reports == []

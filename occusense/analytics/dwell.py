@@ -1,0 +1,121 @@
+"""Dwell time detection (SPEC R6) and its period statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DwellRecord:
+    """One finished dwell in a region (R6 trigger)."""
+
+    region: int
+    person_id: int
+    start: float
+    end: float
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.end - self.start) * 1000)
+
+
+@dataclass
+class _Stay:
+    start: float
+    last_inside: float
+
+
+@dataclass
+class DwellStats:
+    """Dwells of one region: finished ones plus those still going on."""
+
+    durations: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        self.durations.append(seconds)
+
+    def summary(self) -> tuple[float, float]:
+        """(max, average) in seconds; zeros when nobody dwelt."""
+        if not self.durations:
+            return 0.0, 0.0
+        return max(self.durations), sum(self.durations) / len(self.durations)
+
+
+class DwellTimer:
+    """Times how long each person stays in each region.
+
+    A stay starts when a person is first inside a region and ends once they
+    have been out of it, or unseen, for ``debounce_s`` (the same debounce as
+    the region count, R4); it lasts until the last moment they were inside.
+    Stays shorter than ``min_dwell_s`` are not dwells. Each finished dwell
+    becomes a trigger record; :meth:`take_period` gives each region's max
+    and average over the dwells that finished in the period and those still
+    going on at its end (a person in a two-hour meeting shows up in every
+    hourly report, not only after leaving).
+
+    Args:
+        regions: number of regions (numbered from 1).
+        min_dwell_s: shortest stay that counts (guide default 2 s).
+        debounce_s: how long a person may be out of sight or out of the
+            region before the stay ends.
+
+    Example:
+        >>> timer = DwellTimer(regions=1, min_dwell_s=2, debounce_s=1)
+        >>> inside = np.array([[True]])
+        >>> for t in range(6):
+        ...     _ = timer.update(float(t), np.array([7]), inside)
+        >>> [round(d.end - d.start) for d in timer.update(8.0, np.array([], int),
+        ...                                                 np.zeros((0, 1), bool))]
+        [5]
+    """
+
+    def __init__(self, regions: int, min_dwell_s: float, debounce_s: float) -> None:
+        self.regions = regions
+        self.min_dwell_s = min_dwell_s
+        self.debounce_s = debounce_s
+        self._stays: dict[tuple[int, int], _Stay] = {}
+        self._period = [DwellStats() for _ in range(regions)]
+
+    def update(self, ts: float, ids: np.ndarray, inside: np.ndarray) -> list[DwellRecord]:
+        """Feed membership ``(N, regions)``; return the dwells that ended."""
+        for row, pid in enumerate(ids.tolist()):
+            for region in np.flatnonzero(inside[row]).tolist():
+                stay = self._stays.get((pid, region))
+                if stay is None:
+                    self._stays[(pid, region)] = _Stay(ts, ts)
+                else:
+                    stay.last_inside = ts
+        finished = [key for key, s in self._stays.items() if ts - s.last_inside > self.debounce_s]
+        return self._close(finished)
+
+    def end_all(self) -> list[DwellRecord]:
+        """Close every open stay (end of the source, or the schedule stops)."""
+        return self._close(list(self._stays))
+
+    def _close(self, keys: list[tuple[int, int]]) -> list[DwellRecord]:
+        records = []
+        for pid, region in keys:
+            stay = self._stays.pop((pid, region))
+            if stay.last_inside - stay.start >= self.min_dwell_s:
+                record = DwellRecord(region + 1, pid, stay.start, stay.last_inside)
+                self._period[region].add(record.end - record.start)
+                records.append(record)
+        return records
+
+    def take_period(self, ts: float) -> list[tuple[int, float, float]]:
+        """``(region, max s, average s)`` for the period ending at ``ts``."""
+        stats = self._period
+        for (_, region), stay in self._stays.items():
+            ongoing = stay.last_inside - stay.start
+            if ongoing >= self.min_dwell_s:
+                stats[region].add(ongoing)
+        self._period = [DwellStats() for _ in range(self.regions)]
+        return [(r + 1, *s.summary()) for r, s in enumerate(stats)]
+
+    def reset_stats(self, ts: float) -> None:
+        """R8: forget the statistics so far; open stays count again from ``ts``."""
+        self._period = [DwellStats() for _ in range(self.regions)]
+        for stay in self._stays.values():
+            stay.start = max(stay.start, ts)
