@@ -215,7 +215,7 @@ def _points(text: str, what: str) -> list[tuple[float, float]]:
 
 @app.command("eval")
 def eval_command(
-    gt: Annotated[Path, typer.Option(help="ground truth, MOT CSV")],
+    gt: Annotated[Path | None, typer.Option(help="ground truth, MOT CSV")] = None,
     line: Annotated[str | None, typer.Option(help="x1,y1,x2,y2[,x3,y3...] in pixels")] = None,
     region: Annotated[list[str] | None, typer.Option(help="x1,y1,x2,y2,x3,y3... (repeat)")] = None,
     flow: Annotated[str | None, typer.Option(help="3 or 4 corners x1,y1,...")] = None,
@@ -225,11 +225,22 @@ def eval_command(
     fps: Annotated[float, typer.Option(help="frame rate of --tracks (sources know theirs)")] = 10.0,
     debounce: Annotated[float, typer.Option(help="region debounce (s) for the comparison")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    suite: Annotated[
+        bool, typer.Option("--suite", help="the accuracy table over every shared sequence")
+    ] = False,
+    data: Annotated[Path, typer.Option(help="the shared data folder, for --suite")] = Path(
+        "../shared/data"
+    ),
 ) -> None:
     """Compare the sensor's counts with counts derived from ground truth."""
     from occusense.evaluation.evaluate import EvalSpec
     from occusense.evaluation.runner import evaluate
 
+    if suite:
+        _eval_suite(data, _load(config), as_json)
+        return
+    if gt is None:
+        raise _fail("give --gt (or --suite)")
     if (tracks is None) == (source is None):
         raise _fail("give exactly one of --tracks or --source")
     spec = EvalSpec(
@@ -247,6 +258,18 @@ def eval_command(
         typer.echo(json.dumps(result))
     else:
         _print_eval(result)
+
+
+def _eval_suite(data: Path, config: DeviceConfig, as_json: bool) -> None:
+    from occusense.evaluation.suite import markdown, run_suite
+
+    if not (data / "PETS09-S2L1").is_dir():
+        raise _fail(f"{data} does not hold the shared sequences (PETS09-S2L1, TUD-Campus)")
+    try:
+        results = run_suite(data, config)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(results) if as_json else markdown(results))
 
 
 def _print_eval(result: dict) -> None:

@@ -1,0 +1,140 @@
+"""The accuracy suite: every real sequence of ../shared/data (SPEC L, R).
+
+Placements follow a fixed rule, never chosen by hand: for a W x H frame,
+five vertical lines at x = W*k/6 drawn top to bottom (In = moving right)
+and five horizontal lines at y = H*k/6 drawn left to right (In = moving
+up), each across the whole frame; and six regions, the cells of a 3 x 2
+grid. Lines without any true crossing are listed but do not count in the
+totals. Prints a markdown table (sequence, line, truth, occusense,
+supervision LineZone) and the totals per direction.
+
+    occusense eval --suite [--data ../shared/data] [--json]
+    .venv/bin/python bench/eval_accuracy.py [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import motmetrics
+
+from occusense.config.model import DeviceConfig
+from occusense.evaluation.evaluate import EvalSpec
+from occusense.evaluation.mot import load_mot
+from occusense.evaluation.runner import count_log, log_from_source, log_from_tracks
+
+MOTDATA = Path(motmetrics.__file__).parent / "data"
+SAMPLE_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def sequences(data: Path) -> list[tuple]:
+    """name, mode, gt, source or tracks, width, height, fps of each sequence."""
+    tud = data / "TUD-Campus"
+    return [
+        ("PETS09-S2L1", "pipeline", data / "PETS09-S2L1/gt/gt.txt", SAMPLE_VIDEO, 768, 576, 10.0),
+        ("TUD-Campus", "pipeline", tud / "gt/gt.txt", str(tud / "TUD-Campus.mp4"), 640, 480, 25.0),
+        (
+            "TUD-Campus (tracker file)",
+            "tracks",
+            MOTDATA / "TUD-Campus/gt.txt",
+            MOTDATA / "TUD-Campus/test.txt",
+            640,
+            480,
+            25.0,
+        ),
+        (
+            "TUD-Stadtmitte (tracker file)",
+            "tracks",
+            MOTDATA / "TUD-Stadtmitte/gt.txt",
+            MOTDATA / "TUD-Stadtmitte/test.txt",
+            640,
+            480,
+            25.0,
+        ),
+    ]
+
+
+def placements(w: int, h: int) -> tuple[list[tuple[str, list]], list[list]]:
+    lines = [(f"x={w * k // 6}", [(w * k / 6, 0.0), (w * k / 6, float(h))]) for k in range(1, 6)]
+    lines += [(f"y={h * k // 6}", [(0.0, h * k / 6), (float(w), h * k / 6)]) for k in range(1, 6)]
+    regions = []
+    for row in range(2):
+        for col in range(3):
+            x0, x1 = w * col / 3, w * (col + 1) / 3
+            y0, y1 = h * row / 2, h * (row + 1) / 2
+            regions.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    return lines, regions
+
+
+def evaluate_sequence(seq, config: DeviceConfig) -> dict:
+    name, mode, gt_path, data, w, h, fps = seq
+    gt = load_mot(gt_path)
+    began = time.perf_counter()
+    if mode == "pipeline":
+        log = log_from_source(str(data), config)
+    else:
+        log = log_from_tracks(load_mot(data, drop_ignored=False), fps)
+    lines, regions = placements(w, h)
+    rows = []
+    for label, line in lines:
+        result = count_log(EvalSpec(line=line, fps=fps), gt, log)["line"]
+        rows.append({"line": label, **result})
+    region_result = count_log(EvalSpec(regions=regions, fps=fps), gt, log)["regions"]
+    return {
+        "sequence": name,
+        "mode": mode,
+        "seconds": round(time.perf_counter() - began, 1),
+        "lines": rows,
+        "regions": region_result,
+    }
+
+
+def totals(rows: list[dict], key: str) -> dict[str, float]:
+    out = {}
+    for d in ("in", "out"):
+        truth = sum(r["truth"][d] for r in rows)
+        counted = [r[key]["counted"][d] if key == "linezone" else r["counted"][d] for r in rows]
+        err = sum(abs(c - r["truth"][d]) for c, r in zip(counted, rows, strict=True))
+        out[d] = 1 - err / truth if truth else float("nan")
+    return out
+
+
+def markdown(results: list[dict]) -> str:
+    out = [
+        "| sequence | line | truth in/out | occusense in/out | LineZone in/out |",
+        "|---|---|---|---|---|",
+    ]
+    for res in results:
+        for r in res["lines"]:
+            t, c, z = r["truth"], r["counted"], r["linezone"]["counted"]
+            out.append(
+                f"| {res['sequence']} | {r['line']} | {t['in']}/{t['out']} | "
+                f"{c['in']}/{c['out']} | {z['in']}/{z['out']} |"
+            )
+    out += [
+        "",
+        "| sequence | mode | occusense in | out | LineZone in | out | region MAE (6 cells, mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    all_rows = []
+    for res in results:
+        rows = [r for r in res["lines"] if r["truth"]["in"] + r["truth"]["out"] > 0]
+        all_rows += rows
+        ours, lz = totals(rows, "counted"), totals(rows, "linezone")
+        mae = sum(r["mae"] for r in res["regions"]) / len(res["regions"])
+        out.append(
+            f"| {res['sequence']} | {res['mode']} | {ours['in']:.1%} | {ours['out']:.1%} "
+            f"| {lz['in']:.1%} | {lz['out']:.1%} | {mae:.3f} |"
+        )
+    ours, lz = totals(all_rows, "counted"), totals(all_rows, "linezone")
+    out.append(
+        f"| **all** | | {ours['in']:.1%} | {ours['out']:.1%} | {lz['in']:.1%} | {lz['out']:.1%} | |"
+    )
+    return "\n".join(out)
+
+
+def run_suite(data: Path, config: DeviceConfig | None = None) -> list[dict]:
+    """Evaluate every sequence; raises if the data folder is missing."""
+    config = config or DeviceConfig()
+    return [evaluate_sequence(seq, config) for seq in sequences(data)]
