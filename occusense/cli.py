@@ -29,7 +29,7 @@ config_app = typer.Typer(no_args_is_help=True, help="Print or check configuratio
 app.add_typer(config_app, name="config")
 io_app = typer.Typer(no_args_is_help=True, help="Read or drive the digital input/output.")
 app.add_typer(io_app, name="io")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
