@@ -152,6 +152,34 @@ def config_schema() -> None:
     typer.echo(json.dumps(DeviceConfig.model_json_schema(), indent=2))
 
 
+@app.command()
+def detect(
+    target: Annotated[Path, typer.Argument(help="an image or a folder of images")],
+    config: Annotated[Path | None, typer.Option(help="YAML or JSON config file")] = None,
+    mount: Annotated[
+        str | None, typer.Option(help="ceiling or oblique (overrides the config)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
+) -> None:
+    """Detect people in still images: an installer's check of a camera view."""
+    from occusense.detect.still import detect_images
+
+    cfg = _load(config)
+    if mount is not None:
+        if mount not in ("ceiling", "oblique"):
+            raise _fail(f"--mount must be ceiling or oblique, got {mount!r}")
+        cfg.mounting.mount = mount  # type: ignore[assignment]
+    try:
+        for result in detect_images(target, cfg):
+            if as_json:
+                typer.echo(json.dumps(result))
+            else:
+                points = ", ".join(f"({d['x']:.0f}, {d['y']:.0f})" for d in result["detections"])
+                typer.echo(f"{result['image']}: {result['people']} people {points}")
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _pins(config: Path | None):
     from occusense.dio import open_pins
 

@@ -15,10 +15,11 @@ from typing import Protocol
 
 from occusense.analytics.engine import Analytics, FrameResult
 from occusense.clock import DeviceClock
-from occusense.config.device import PositionRule
+from occusense.config.device import Mount
 from occusense.config.model import DeviceConfig
 from occusense.detect import Detector, make_detector
 from occusense.detect.masks import MaskPainter
+from occusense.detect.presets import make_ceiling_detector
 from occusense.dio import EdgeDetector, Pins, open_pins
 from occusense.errors import OccusenseError
 from occusense.reports.bodies import ReportBodies
@@ -49,6 +50,12 @@ class StageTimes:
     by_feature: dict[str, int] = field(default_factory=dict)
 
 
+def _detector_for(config: DeviceConfig, width: int, height: int) -> Detector:
+    if config.mounting.mount is Mount.ceiling:
+        return make_ceiling_detector(config, width, height)
+    return make_detector(config.detector, config.general.recognition_scheme)
+
+
 class PeopleFinder:
     """Masks, detector and tracker: frames in, people with stable IDs out.
 
@@ -67,11 +74,9 @@ class PeopleFinder:
         fps: float,
         detector: Detector | None = None,
     ) -> None:
-        self.detector = detector or make_detector(
-            config.detector, config.general.recognition_scheme
-        )
+        self.detector = detector or _detector_for(config, width, height)
         self.masks = MaskPainter(config.privacy_masks, width, height)
-        self.centre = config.general.position is PositionRule.centre
+        self.centre = config.uses_box_centre
         self.tracker = PersonTracker(frame_rate=fps)
         self.detect_s = 0.0
         self.track_s = 0.0

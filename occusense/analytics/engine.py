@@ -25,7 +25,6 @@ from occusense.analytics.geometry import (
 from occusense.analytics.line import CrossingEvent, LineCounter
 from occusense.analytics.regions import RegionCounter, RegionState
 from occusense.clock import DeviceClock
-from occusense.config.device import PositionRule
 from occusense.config.features import AlarmTrigger, AreaMode, OvercrowdingAlarm
 from occusense.config.model import DeviceConfig
 from occusense.config.schedule import WEEKDAYS, ResetDay, ResetSchedule
@@ -66,7 +65,7 @@ class Analytics:
     def __init__(self, config: DeviceConfig, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.clock = DeviceClock(config.time.timezone)
-        self.centre = config.general.position is PositionRule.centre
+        self.centre = config.uses_box_centre
         self.regions = _region_counter(config, width, height)
         self.dwell = _dwell_timer(config, self.regions)
         self.line = _line_counter(config, width, height)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 
-from occusense.config.base import StrictModel
+from occusense.config.base import RelCoord, StrictModel
 
 _HEX = re.compile(r"^[0-9A-Fa-f]*$")
 
@@ -72,6 +72,35 @@ class PositionRule(StrEnum):
     centre = "centre"
 
 
+class Mount(StrEnum):
+    """How the camera is mounted: looking ahead (oblique) or straight down."""
+
+    oblique = "oblique"
+    ceiling = "ceiling"
+
+
+class Lens(StrEnum):
+    rectilinear = "rectilinear"
+    fisheye = "fisheye"
+
+
+class MountSettings(StrictModel):
+    """Camera mounting; a ceiling camera is unwrapped around its nadir."""
+
+    mount: Mount = Mount.oblique
+    lens: Lens = Lens.fisheye
+    nadir: tuple[RelCoord, RelCoord] | None = Field(
+        None, description="the point straight below the camera; null = image centre"
+    )
+    inner_radius: float = Field(
+        0.15, ge=0.0, le=0.6, description="fraction of the radius skipped around the nadir"
+    )
+    fov_deg: float = Field(120.0, gt=10, lt=179, description="rectilinear lens field of view")
+    height_m: float | None = Field(
+        None, ge=1.5, le=10.0, description="mounting height, for the installer's records"
+    )
+
+
 class PowerLineFrequency(StrEnum):
     hz50 = "50"
     hz60 = "60"
@@ -95,7 +124,9 @@ class GeneralSettings(StrictModel):
     """5.3.4 General settings."""
 
     recognition_scheme: RecognitionScheme = RecognitionScheme.algorithm_2
-    position: PositionRule = PositionRule.feet
+    position: PositionRule | None = Field(
+        None, description="null = feet for oblique cameras, centre for ceiling cameras"
+    )
     location_push_enabled: bool = False
     location_push_port: int = Field(8600, ge=1, le=65535)
     retransmission_enabled: bool = True

@@ -17,6 +17,9 @@ from occusense.config.device import (
     DigitalIO,
     GeneralSettings,
     LoRaWANSettings,
+    Mount,
+    MountSettings,
+    PositionRule,
     PrivacyMode,
     RtspSettings,
     TimeSettings,
@@ -58,6 +61,7 @@ class DeviceConfig(StrictModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     general: GeneralSettings = Field(default_factory=GeneralSettings)
+    mounting: MountSettings = Field(default_factory=MountSettings)
     region_counting: RegionCounting = Field(default_factory=RegionCounting)
     line_crossing: LineCrossing = Field(default_factory=LineCrossing)
     people_flow: PeopleFlow = Field(default_factory=PeopleFlow)
@@ -69,3 +73,12 @@ class DeviceConfig(StrictModel):
     digital_io: DigitalIO = Field(default_factory=DigitalIO)
     lorawan: LoRaWANSettings = Field(default_factory=LoRaWANSettings)
     d2d: D2DSettings = Field(default_factory=D2DSettings)
+
+    @property
+    def uses_box_centre(self) -> bool:
+        """SPEC L1: a person's point is the box centre for ceiling cameras
+        (unless set explicitly), the bottom-centre (feet) otherwise."""
+        position = self.general.position
+        if position is None:
+            return self.mounting.mount is Mount.ceiling
+        return position is PositionRule.centre

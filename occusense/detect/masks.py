@@ -42,11 +42,14 @@ class MaskPainter:
         out[self._stencil > 0] = self.colour
         return out
 
+    def masked(self, points: np.ndarray) -> np.ndarray:
+        """Which points fall inside an enabled mask."""
+        hidden = np.zeros(len(points), dtype=bool)
+        for zone in self.zones:
+            hidden |= zone.contains(points)
+        return hidden
+
     def drop_masked(self, found: Detections, centre: bool) -> Detections:
         if not self.zones or len(found) == 0:
             return found
-        points = anchor_points(found.boxes, centre)
-        masked = np.zeros(len(found), dtype=bool)
-        for zone in self.zones:
-            masked |= zone.contains(points)
-        return found.select(~masked)
+        return found.select(~self.masked(anchor_points(found.boxes, centre)))

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from occusense.config.device import DetectorSettings as DetectorConfig
 from occusense.config.device import RecognitionScheme
+from occusense.config.model import DeviceConfig
+from occusense.detect.area import used_area
 from occusense.detect.base import Detector
+from occusense.detect.ceiling import CeilingDetector, PolarUnwrap
 from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
 from occusense.errors import ConfigError
 
@@ -37,6 +40,24 @@ def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorS
         ),
         tiled=base.tiled if config.tiling is None else config.tiling,
     )
+
+
+# from above, people look less like COCO's upright people: scores run lower
+CEILING_THRESHOLD_DROP = 0.15
+
+
+def make_ceiling_detector(config: DeviceConfig, width: int, height: int) -> CeilingDetector:
+    """The configured detector run on the unwrapped image of a ceiling camera."""
+    base = make_detector(config.detector, config.general.recognition_scheme)
+    assert isinstance(base, NanoDetDetector)
+    if config.detector.score_threshold is None:
+        lowered = max(0.1, base.settings.score_threshold - CEILING_THRESHOLD_DROP)
+        base.settings = replace(base.settings, score_threshold=lowered)
+    m = config.mounting
+    unwrap = PolarUnwrap.for_image(
+        width, height, m.nadir, m.inner_radius, m.lens.value, m.fov_deg, base.input_size
+    )
+    return CeilingDetector(base, unwrap, used_area(config, width, height))
 
 
 def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector:
