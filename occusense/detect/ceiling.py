@@ -64,11 +64,14 @@ class PolarUnwrap:
         fov_deg: float = 120.0,
         rows: int = 416,
     ) -> PolarUnwrap:
-        """A panorama of ``rows`` rows covering the image around ``nadir``
-        (relative, default the centre) from ``inner`` x the outer radius."""
+        """A panorama of ``rows`` rows around ``nadir`` (relative, default the
+        centre) from ``inner`` x the outer radius: the fisheye's image circle
+        (inscribed in the frame), or the whole frame for a rectilinear lens."""
         cx, cy = (nadir[0] * width, nadir[1] * height) if nadir else (width / 2, height / 2)
-        r_max = min(cx, cy, width - cx, height - cy, min(width, height) / 2)
-        r_max = max(r_max, min(width, height) / 4)
+        if lens == "rectilinear":  # the picture fills the frame: reach its far corner
+            r_max = max(math.hypot(x - cx, y - cy) for x in (0, width) for y in (0, height))
+        else:  # a fisheye's image circle fits inside the frame
+            r_max = max(min(cx, cy, width - cx, height - cy), min(width, height) / 4)
         r_min = inner * r_max
         focal = r_max / math.tan(math.radians(fov_deg) / 2)
         r_mid = (r_min + r_max) / 2
