@@ -25,7 +25,7 @@ from occusense.errors import OccusenseError
 from occusense.reports.bodies import ReportBodies
 from occusense.reports.device import device_info
 from occusense.reports.reporter import Report, Reporter
-from occusense.sources import Frame, FrameSource
+from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.track import PersonTracker, TrackedPeople
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class StageTimes:
     analytics: float = 0.0
     report: float = 0.0
     reports_sent: int = 0
+    dropped: int = 0
     by_feature: dict[str, int] = field(default_factory=dict)
 
 
@@ -77,9 +78,15 @@ class PeopleFinder:
         self.detector = detector or _detector_for(config, width, height)
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
-        self.tracker = PersonTracker(frame_rate=fps)
+        self.stride = config.detector.frame_stride
+        self.tracker = PersonTracker(frame_rate=fps / self.stride)
         self.detect_s = 0.0
         self.track_s = 0.0
+        self.skipped = 0
+
+    def wants(self, frame: Frame) -> bool:
+        """Whether this frame is analysed (every ``detector.frame_stride``-th)."""
+        return frame.index % self.stride == 0
 
     def find(self, frame: Frame) -> TrackedPeople:
         t0 = time.perf_counter()
@@ -137,8 +144,12 @@ class Pipeline:
         self._di = EdgeDetector()
         self.alarm: bool | None = None
 
-    def step(self, frame: Frame) -> FrameResult:
-        """Process one frame; send the reports it makes due."""
+    def step(self, frame: Frame) -> FrameResult | None:
+        """Process one frame; send the reports it makes due. Frames skipped by
+        ``detector.frame_stride`` return None."""
+        if not self.finder.wants(frame):
+            self.finder.skipped += 1
+            return None
         people = self.finder.find(frame)
         t2 = time.perf_counter()
         result = self.analytics.update(frame.timestamp, people, self._staff_pulse())
@@ -200,12 +211,13 @@ def run_source(
     pipeline: Pipeline,
     source: FrameSource,
     max_frames: int | None = None,
-    on_frame: Callable[[Frame, FrameResult], None] | None = None,
+    on_frame: Callable[[Frame, FrameResult | None], None] | None = None,
 ) -> int:
     """Feed ``source`` through ``pipeline``; return the number of frames."""
     count = 0
+    frames = Prefetcher(source)
     try:
-        for frame in source.frames():
+        for frame in frames:
             result = pipeline.step(frame)
             if on_frame:
                 on_frame(frame, result)
@@ -214,5 +226,6 @@ def run_source(
                 break
         pipeline.finish()
     finally:
-        source.close()
+        frames.close()
+        pipeline.times.dropped = frames.dropped
     return count

@@ -76,6 +76,8 @@ class Analytics:
         self._schedules = {"region": rc.schedule, "line": lc.schedule, "flow": pf.schedule}
         self._resets = {"region": rc.reset, "line": lc.reset}
         self._was_active = dict.fromkeys(FEATURES, True)
+        self._schedule_minute: int | None = None
+        self._schedule_state: dict[str, bool] = {}
         self._last_ts: float | None = None
 
     def update(self, ts: float, people: TrackedPeople, staff_pulse: bool = False) -> FrameResult:
@@ -111,8 +113,12 @@ class Analytics:
 
     def _gate(self, ts: float, result: FrameResult) -> dict[str, bool]:
         """Schedules (P6): switch features on and off, forgetting people."""
-        local = self.clock.local(ts)
-        active = {f: self._schedules[f].is_active(local) for f in FEATURES}
+        minute = int(ts // 60)  # periods are whole minutes: decide once a minute
+        if minute != self._schedule_minute:
+            local = self.clock.local(ts)
+            self._schedule_minute = minute
+            self._schedule_state = {f: self._schedules[f].is_active(local) for f in FEATURES}
+        active = self._schedule_state
         for feature in FEATURES:
             if self._was_active[feature] and not active[feature]:
                 result.dwells += self._pause(feature)
@@ -172,7 +178,7 @@ def _region_counter(config: DeviceConfig, w: int, h: int) -> RegionCounter | Non
     zones = []
     if rc.customize_area:
         zones = [PolygonZone(to_pixels(r.points, w, h)) for r in rc.regions]
-    return RegionCounter(zones, rc.area_mode is AreaMode.mapped, rc.debounce_s)
+    return RegionCounter(zones, rc.area_mode is AreaMode.mapped, rc.debounce_s, (w, h))
 
 
 def _dwell_timer(config: DeviceConfig, regions: RegionCounter | None) -> DwellTimer | None:

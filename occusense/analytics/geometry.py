@@ -101,6 +101,18 @@ class DirectedPolyline:
             return np.zeros(0)
         return shapely.distance(self.shape, shapely.points(xy))
 
+    def may_cross(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Cheap necessary test: the move changes side of some segment's line."""
+        p1, d = self.points[:-1], self.points[1:] - self.points[:-1]
+
+        def sides(xy: np.ndarray) -> np.ndarray:
+            return (
+                d[None, :, 0] * (xy[:, None, 1] - p1[None, :, 1])
+                - d[None, :, 1] * (xy[:, None, 0] - p1[None, :, 0])
+            ) < 0
+
+        return (sides(start) != sides(end)).any(axis=1)
+
     def crossings(self, start: np.ndarray, end: np.ndarray) -> list[list[Crossing]]:
         """For each movement ``start[i] -> end[i]``, the segments it crosses."""
         if len(start) == 0:

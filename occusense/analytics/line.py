@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from occusense.analytics.geometry import DirectedPolyline, PolygonZone
+from occusense.analytics.table import PersonTable
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,6 @@ class LineTotals:
             self.inward += 1
         else:
             self.outward += 1
-
-
-@dataclass
-class _Anchor:
-    point: np.ndarray
-    last: np.ndarray
-    sure: bool  # the anchor was outside the band: its side is known
 
 
 class LineCounter:
@@ -100,7 +94,10 @@ class LineCounter:
         self._staff_until: float | None = None
         self.period = LineTotals()
         self.cumulative = LineTotals()
-        self._anchors: dict[int, _Anchor] = {}
+        self._table = PersonTable()
+        self._anchor = np.zeros((self._table.capacity, 2))
+        self._last = np.zeros((self._table.capacity, 2))
+        self._sure = np.zeros(self._table.capacity, dtype=bool)
 
     def update(
         self, ts: float, ids: np.ndarray, points: np.ndarray, heights: np.ndarray
@@ -114,45 +111,49 @@ class LineCounter:
             far &= ~self.uturn_area.contains(points)
         # a first sighting has no jitter history: off the line is side enough
         known = distance > self.min_margin_px
-        movers, starts, ends = [], [], []
-        for row, pid in enumerate(ids.tolist()):
-            point = points[row].copy()
-            anchor = self._anchors.get(pid)
-            if anchor is None:
-                self._anchors[pid] = _Anchor(point, point, bool(known[row]))
-            elif not far[row]:
-                anchor.last = point
-            elif not anchor.sure:
-                self._anchors[pid] = _Anchor(point, point, True)
-            else:
-                anchor.last = point
-                movers.append(pid)
-                starts.append(anchor.point)
-                ends.append(point)
-        return self._settle(ts, movers, starts, ends)
+        rows, new = self._rows(ids)
+        self._last[rows] = points
+        fresh = new | (far & ~self._sure[rows])  # new, or first time out of the band
+        self._anchor[rows[fresh]] = points[fresh]
+        self._sure[rows[new]] = known[new]
+        self._sure[rows[fresh & ~new]] = True
+        moving = far & ~fresh
+        return self._settle(ts, ids[moving], rows[moving])
 
     def end(self, ts: float, ids: list[int]) -> list[CrossingEvent]:
         """Tracks ended: count a crossing left pending inside the band."""
-        movers, starts, ends = [], [], []
-        for pid in ids:
-            anchor = self._anchors.pop(pid, None)
-            if anchor is not None and anchor.sure:
-                movers.append(pid)
-                starts.append(anchor.point)
-                ends.append(anchor.last)
-        events = self._settle(ts, movers, starts, ends)
-        for pid in ids:
-            self._anchors.pop(pid, None)
+        known = [(pid, r) for pid in ids if (r := self._table.row(pid)) is not None]
+        if not known:
+            return []
+        pids = np.array([pid for pid, _ in known], dtype=np.int64)
+        rows = np.array([r for _, r in known], dtype=np.int64)
+        sure = self._sure[rows]
+        events = self._settle(ts, pids[sure], rows[sure])
+        self._table.release(rows)
+        self._sure[rows] = False
         return events
 
-    def _settle(self, ts, movers, starts, ends) -> list[CrossingEvent]:
-        if not movers:
+    def _rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, new = self._table.rows(ids)
+        if self._table.grown:
+            self._anchor = self._table.fit(self._anchor, 0.0)
+            self._last = self._table.fit(self._last, 0.0)
+            self._sure = self._table.fit(self._sure, False)
+            self._table.grown = False
+        return rows, new
+
+    def _settle(self, ts: float, pids: np.ndarray, rows: np.ndarray) -> list[CrossingEvent]:
+        """Count the moves anchor -> last of ``rows``; their anchors move on."""
+        if len(rows) == 0:
             return []
-        start, end = np.asarray(starts), np.asarray(ends)
-        events = []
-        for pid, crossings, stop in zip(movers, self.line.crossings(start, end), end, strict=True):
-            if pid in self._anchors:
-                self._anchors[pid].point = stop.copy()
+        start, end = self._anchor[rows], self._last[rows]
+        self._anchor[rows] = end
+        maybe = self.line.may_cross(start, end)
+        events: list[CrossingEvent] = []
+        if not maybe.any():
+            return events
+        hits = self.line.crossings(start[maybe], end[maybe])
+        for pid, crossings in zip(pids[maybe].tolist(), hits, strict=True):
             for crossing in crossings:
                 if self._staff_until is not None and ts <= self._staff_until:
                     self._staff_until = None  # this one was the staff member
@@ -170,7 +171,8 @@ class LineCounter:
 
     def forget(self) -> None:
         """Drop every person's anchor (the schedule paused counting)."""
-        self._anchors.clear()
+        self._table.clear()
+        self._sure[:] = False
 
     def take_period(self) -> LineTotals:
         """The interval's counts (L2); the next interval starts at zero."""

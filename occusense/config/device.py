@@ -118,6 +118,9 @@ class DetectorSettings(StrictModel):
     tiling: bool | None = Field(
         None, description="overrides the scheme: detect on 416 px tiles (better, slower)"
     )
+    frame_stride: int = Field(
+        1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"
+    )
 
 
 class GeneralSettings(StrictModel):

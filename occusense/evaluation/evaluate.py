@@ -85,6 +85,7 @@ class CountingRun:
         self.flow = FlowCounter(spec.flow, spec.flow_names) if spec.flow else None
         self.flow_total: dict[str, int] = {}
         self.region_table = np.zeros((frames, len(spec.regions)), dtype=int)
+        self._last_frame = 0
         self.linezones = _linezones(spec.line) if spec.line else []
 
     def feed(self, frame, ts, ids, boxes, ended, raw_ids) -> None:
@@ -98,7 +99,10 @@ class CountingRun:
             self.line.update(ts, ids, points, heights)
             self.line.end(ts, ended)
         if self.regions and frame <= len(self.region_table):
-            self.region_table[frame - 1] = self.regions.update(ts, ids, points).per_region
+            state = self.regions.update(ts, ids, points).per_region
+            # frames skipped by a frame stride keep the last reported state
+            self.region_table[self._last_frame : frame] = state
+            self._last_frame = frame
         if self.flow:
             self._add_flows(self.flow.update(ids, points) + self.flow.end(ended))
         if len(raw_ids):

@@ -64,6 +64,8 @@ def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
     log = TrackLog(mode="pipeline")
     try:
         for frame in src.frames():
+            if not finder.wants(frame):
+                continue
             people = finder.find(frame)
             log.steps.append(
                 TrackStep(

@@ -9,6 +9,8 @@ stream dies; files end. OpenCV does the decoding.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -194,6 +196,65 @@ class LiveSource(FrameSource):
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
+
+
+class Prefetcher:
+    """Decodes frames on a background thread, a few frames ahead.
+
+    Decoding then overlaps inference. For files the reader waits when the
+    queue is full (no frame is lost); for live sources it drops the oldest
+    queued frame instead, so a slow detector never makes the sensor lag
+    behind the camera, and counts what it dropped in ``dropped``.
+    """
+
+    _END = object()
+
+    def __init__(self, source: FrameSource, depth: int = 4) -> None:
+        self.source = source
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="decoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for frame in self.source.frames():
+                if self._stop.is_set():
+                    return
+                self._put(frame)
+        except Exception as exc:  # handed to the consumer, raised there
+            self._put(exc)
+        finally:
+            self._put(self._END, always=True)
+
+    def _put(self, item: object, always: bool = False) -> None:
+        while not self._stop.is_set():
+            if self.source.live and not always and self._queue.full():
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.source.close()
 
 
 def _redact(target: int | str) -> str:

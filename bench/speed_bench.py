@@ -1,0 +1,175 @@
+"""Frame rate side by side, in one run (issue: real time on two CPU cores).
+
+1. The off-the-shelf chain: OpenCV decode, NanoDet (one stretched 416x416
+   inference), ByteTrack from the ``trackers`` package, supervision's
+   LineZone, in one plain loop.
+2. occusense's whole pipeline with the default settings (tiled detection),
+   with ``detector.tiling: false``, and with ``detector.frame_stride: 2``.
+3. The detector alone on the same decoded frames (the overhead reference).
+4. N cameras in one process (the sample, looped), round robin.
+5. Resident memory at start and end of a long run.
+
+    .venv/bin/python bench/speed_bench.py [--frames 795] [--long-frames 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from occusense.config import load_config
+from occusense.detect.nanodet import NanoDetDetector
+from occusense.detect.presets import settings_for
+from occusense.pipeline import Pipeline, run_source
+from occusense.sources import Frame, open_source
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def off_the_shelf(frames: int) -> float:
+    detector = NanoDetDetector()  # one stretched inference, score 0.35
+    tracker = ByteTrackTracker(frame_rate=10.0)
+    line = sv.LineZone(start=sv.Point(400, 100), end=sv.Point(400, 500),
+                       triggering_anchors=[sv.Position.BOTTOM_CENTER])
+    cap = cv2.VideoCapture(VIDEO)
+    began = time.perf_counter()
+    count = 0
+    while count < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        found = detector.detect(image)
+        dets = sv.Detections(xyxy=found.boxes.astype(np.float32), confidence=found.scores,
+                             class_id=np.zeros(len(found), dtype=int))
+        line.trigger(tracker.update(dets))
+        count += 1
+    return count / (time.perf_counter() - began)
+
+
+def ours(frames: int, **detector: object) -> tuple[float, Pipeline]:
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.output.jsonl_path = ""
+    for key, value in detector.items():
+        setattr(config.detector, key, value)
+    source = open_source(VIDEO, start_ts=0.0)
+    pipeline = Pipeline(config, source.width, source.height, source.fps, 0.0)
+    began = time.perf_counter()
+    count = run_source(pipeline, source, max_frames=frames)
+    return count / (time.perf_counter() - began), pipeline
+
+
+def detector_only(frames: int) -> float:
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    detector = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
+    cap = cv2.VideoCapture(VIDEO)
+    images = []
+    while len(images) < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        images.append(image)
+    began = time.perf_counter()
+    for image in images:
+        detector.detect(image)
+    return len(images) / (time.perf_counter() - began)
+
+
+def hd720(frames: int) -> float:
+    """The sample upscaled to 1280x720 (no 720p footage ships with the data)."""
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.output.jsonl_path = ""
+    cap = cv2.VideoCapture(VIDEO)
+    images = []
+    while len(images) < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        images.append(cv2.resize(image, (1280, 720)))
+    pipeline = Pipeline(config, 1280, 720, 10.0, 0.0)
+    began = time.perf_counter()
+    for i, image in enumerate(images):
+        pipeline.step(Frame(image, i, i / 10))
+    return len(images) / (time.perf_counter() - began)
+
+
+def cameras(n: int, frames: int) -> float:
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.output.jsonl_path = ""
+    sources = [open_source(VIDEO, start_ts=0.0) for _ in range(n)]
+    shared = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
+    pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared)
+                 for s in sources]
+    streams = [s.frames() for s in sources]
+    began = time.perf_counter()
+    for _ in range(frames):
+        for pipeline, stream in zip(pipelines, streams, strict=True):
+            pipeline.step(next(stream))
+    return frames / (time.perf_counter() - began)
+
+
+def long_run(frames: int) -> tuple[float, float]:
+    """RSS after warm-up and after ``frames`` more frames of the looped sample."""
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.output.jsonl_path = ""
+    pipeline = Pipeline(config, 768, 576, 10.0, 0.0)
+    cap = cv2.VideoCapture(VIDEO)
+
+    def frame(i: int) -> Frame:
+        ok, image = cap.read()
+        if not ok:  # loop the sample
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = cap.read()
+        return Frame(image, i, i / 10)
+
+    for i in range(100):
+        pipeline.step(frame(i))
+    start = rss_mb()
+    for i in range(100, 100 + frames):
+        pipeline.step(frame(i))
+    return start, rss_mb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=795)
+    parser.add_argument("--long-frames", type=int, default=3000)
+    args = parser.parse_args()
+    print(f"vtest.avi 768x576, {args.frames} frames, 2 ONNX Runtime threads")
+    print(f"off-the-shelf chain (NanoDet 416 + ByteTrack + LineZone): "
+          f"{off_the_shelf(args.frames):6.1f} frames/s")
+    rate, _ = ours(args.frames)
+    print(f"occusense, defaults (tiled detection):                    {rate:6.1f} frames/s")
+    det = detector_only(args.frames)
+    print(f"  detector alone on the same frames:                      {det:6.1f} frames/s"
+          f"  -> pipeline overhead {det / rate - 1:+.1%}")
+    print(f"occusense, tiling off:                                    "
+          f"{ours(args.frames, tiling=False)[0]:6.1f} frames/s")
+    print(f"occusense, frame_stride 2:                                "
+          f"{ours(args.frames, frame_stride=2)[0]:6.1f} frames/s")
+    print(f"occusense, defaults, 1280x720 frames (decoded beforehand):  "
+          f"{hd720(min(args.frames, 300)):6.1f} frames/s")
+    for n in (1, 2, 4, 8):
+        per = cameras(n, max(40, 200 // n))
+        print(f"{n} camera(s) in one process: {per:6.1f} frames/s each, {per * n:6.1f} total")
+    start, end = long_run(args.long_frames)
+    print(f"RSS: {start:.0f} MB after warm-up, {end:.0f} MB after {args.long_frames} more frames")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Per-person state kept in numpy arrays, one row per tracked person.
+
+Counters update every person of a frame at once; a dict of per-person
+objects cost a Python loop per person and capped the analytics near 100k
+track-point updates per second (bench/analytics_bench.py). Rows are reused
+when people leave, so memory stays flat over days.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class PersonTable:
+    """Maps person IDs to rows of the caller's state arrays.
+
+    Example:
+        >>> table = PersonTable()
+        >>> rows, new = table.rows(np.array([7, 9]))
+        >>> rows.tolist(), new.tolist()
+        ([0, 1], [True, True])
+        >>> table.rows(np.array([9]))[0].tolist()
+        [1]
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._row_of: dict[int, int] = {}
+        self._free: list[int] = list(range(capacity - 1, -1, -1))
+        self.ids = np.full(capacity, -1, dtype=np.int64)
+        self.grown = False  # set when the caller must grow its arrays
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for ``ids`` (allocating new ones) and which were new."""
+        out = np.empty(len(ids), dtype=np.int64)
+        new = np.zeros(len(ids), dtype=bool)
+        row_of = self._row_of
+        for i, pid in enumerate(ids.tolist()):
+            row = row_of.get(pid)
+            if row is None:
+                if not self._free:
+                    self._grow()
+                row = row_of[pid] = self._free.pop()
+                self.ids[row] = pid
+                new[i] = True
+            out[i] = row
+        return out, new
+
+    def row(self, pid: int) -> int | None:
+        return self._row_of.get(pid)
+
+    def release(self, rows: np.ndarray) -> None:
+        for row in rows.tolist():
+            pid = int(self.ids[row])
+            if pid >= 0:
+                del self._row_of[pid]
+                self.ids[row] = -1
+                self._free.append(row)
+
+    def used(self) -> np.ndarray:
+        return self.ids >= 0
+
+    def clear(self) -> None:
+        self.release(np.flatnonzero(self.used()))
+
+    def _grow(self) -> None:
+        old = self.capacity
+        self.capacity *= 2
+        self.ids = np.concatenate([self.ids, np.full(old, -1, dtype=np.int64)])
+        self._free.extend(range(self.capacity - 1, old - 1, -1))
+        self.grown = True
+
+    def fit(self, array: np.ndarray, fill: float) -> np.ndarray:
+        """``array`` grown to the table's capacity (rows), new rows ``fill``."""
+        if len(array) >= self.capacity:
+            return array
+        extra = np.full((self.capacity - len(array), *array.shape[1:]), fill, array.dtype)
+        return np.concatenate([array, extra])
