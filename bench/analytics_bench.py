@@ -58,21 +58,33 @@ def main() -> None:
     args = parser.parse_args()
     data = tracks(args.people, args.frames)
     updates = args.people * args.frames
-    config = parse_config({
-        "region_counting": {"customize_area": True,
-                            "regions": [{"points": p} for p in regions16()]},
-        "line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.0], [0.5, 1.0]]}},
-    })
+    config = parse_config(
+        {
+            "region_counting": {
+                "customize_area": True,
+                "regions": [{"points": p} for p in regions16()],
+            },
+            "line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.0], [0.5, 1.0]]}},
+        }
+    )
     analytics = Analytics(config, W, H)
     began = time.perf_counter()
     for i, people in enumerate(data):
         analytics.update(i / 10, people)
     ours = updates / (time.perf_counter() - began)
 
-    line = sv.LineZone(start=sv.Point(W / 2, 0), end=sv.Point(W / 2, H),
-                       triggering_anchors=[sv.Position.BOTTOM_CENTER])
-    zones = [sv.PolygonZone(np.array([[x * W, y * H] for x, y in p], dtype=int),
-                            triggering_anchors=[sv.Position.BOTTOM_CENTER]) for p in regions16()]
+    line = sv.LineZone(
+        start=sv.Point(W / 2, 0),
+        end=sv.Point(W / 2, H),
+        triggering_anchors=[sv.Position.BOTTOM_CENTER],
+    )
+    zones = [
+        sv.PolygonZone(
+            np.array([[x * W, y * H] for x, y in p], dtype=int),
+            triggering_anchors=[sv.Position.BOTTOM_CENTER],
+        )
+        for p in regions16()
+    ]
     began = time.perf_counter()
     for people in data:
         det = sv.Detections(xyxy=people.boxes.astype(float), tracker_id=people.ids)

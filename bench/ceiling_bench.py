@@ -57,18 +57,25 @@ def accuracy(maker: SceneMaker, size: int, height: float, count: int) -> None:
         people += len(scene.points)
         exact += len(result.points) == len(scene.points)
     spent = (time.perf_counter() - began) / count
-    print(f"{size}x{size}, people {height:.0f} px: found {found}/{people} "
-          f"({found / people:.1%}), extra {extra}, exact count {exact}/{count} scenes, "
-          f"position error {np.mean(errors):.1f} px, detection {1 / spent:.1f} frames/s "
-          f"({len(detector.tiles)} tiles)")
+    print(
+        f"{size}x{size}, people {height:.0f} px: found {found}/{people} "
+        f"({found / people:.1%}), extra {extra}, exact count {exact}/{count} scenes, "
+        f"position error {np.mean(errors):.1f} px, detection {1 / spent:.1f} frames/s "
+        f"({len(detector.tiles)} tiles)"
+    )
 
 
 def pipeline_rate(maker: SceneMaker, width: int, height: int, region, frames: int = 20) -> str:
-    config = parse_config({
-        "mounting": {"mount": "ceiling"},
-        "region_counting": {"customize_area": True, "regions": [{"points": region}],
-                            "report": {"interval_s": 5}},
-    })
+    config = parse_config(
+        {
+            "mounting": {"mount": "ceiling"},
+            "region_counting": {
+                "customize_area": True,
+                "regions": [{"points": region}],
+                "report": {"interval_s": 5},
+            },
+        }
+    )
     size = max(width, height)
     scene = maker.scene(size, [(0.5, a) for a in range(0, 360, 60)], size * 0.09, 1)
     top, left = (size - height) // 2, (size - width) // 2
@@ -91,8 +98,10 @@ def main() -> None:
     accuracy(maker, 2048, 200.0, args.scenes)
     whole = [[0, 0], [1, 0], [1, 1], [0, 1]]
     for w, h in ((2048, 2048), (1920, 1080)):
-        print(f"region counting {w}x{h}: whole frame {pipeline_rate(maker, w, h, whole)}, "
-              f"one quarter {pipeline_rate(maker, w, h, QUARTER)}")
+        print(
+            f"region counting {w}x{h}: whole frame {pipeline_rate(maker, w, h, whole)}, "
+            f"one quarter {pipeline_rate(maker, w, h, QUARTER)}"
+        )
 
 
 if __name__ == "__main__":

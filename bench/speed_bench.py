@@ -45,8 +45,11 @@ def rss_mb() -> float:
 def off_the_shelf(frames: int) -> float:
     detector = NanoDetDetector()  # one stretched inference, score 0.35
     tracker = ByteTrackTracker(frame_rate=10.0)
-    line = sv.LineZone(start=sv.Point(400, 100), end=sv.Point(400, 500),
-                       triggering_anchors=[sv.Position.BOTTOM_CENTER])
+    line = sv.LineZone(
+        start=sv.Point(400, 100),
+        end=sv.Point(400, 500),
+        triggering_anchors=[sv.Position.BOTTOM_CENTER],
+    )
     cap = cv2.VideoCapture(VIDEO)
     began = time.perf_counter()
     count = 0
@@ -55,8 +58,11 @@ def off_the_shelf(frames: int) -> float:
         if not ok:
             break
         found = detector.detect(image)
-        dets = sv.Detections(xyxy=found.boxes.astype(np.float32), confidence=found.scores,
-                             class_id=np.zeros(len(found), dtype=int))
+        dets = sv.Detections(
+            xyxy=found.boxes.astype(np.float32),
+            confidence=found.scores,
+            class_id=np.zeros(len(found), dtype=int),
+        )
         line.trigger(tracker.update(dets))
         count += 1
     return count / (time.perf_counter() - began)
@@ -113,8 +119,7 @@ def cameras(n: int, frames: int) -> float:
     config.output.jsonl_path = ""
     sources = [open_source(VIDEO, start_ts=0.0) for _ in range(n)]
     shared = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
-    pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared)
-                 for s in sources]
+    pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared) for s in sources]
     streams = [s.frames() for s in sources]
     began = time.perf_counter()
     for _ in range(frames):
@@ -151,19 +156,29 @@ def main() -> None:
     parser.add_argument("--long-frames", type=int, default=3000)
     args = parser.parse_args()
     print(f"vtest.avi 768x576, {args.frames} frames, 2 ONNX Runtime threads")
-    print(f"off-the-shelf chain (NanoDet 416 + ByteTrack + LineZone): "
-          f"{off_the_shelf(args.frames):6.1f} frames/s")
+    print(
+        f"off-the-shelf chain (NanoDet 416 + ByteTrack + LineZone): "
+        f"{off_the_shelf(args.frames):6.1f} frames/s"
+    )
     rate, _ = ours(args.frames)
     print(f"occusense, defaults (tiled detection):                    {rate:6.1f} frames/s")
     det = detector_only(args.frames)
-    print(f"  detector alone on the same frames:                      {det:6.1f} frames/s"
-          f"  -> pipeline overhead {det / rate - 1:+.1%}")
-    print(f"occusense, tiling off:                                    "
-          f"{ours(args.frames, tiling=False)[0]:6.1f} frames/s")
-    print(f"occusense, frame_stride 2:                                "
-          f"{ours(args.frames, frame_stride=2)[0]:6.1f} frames/s")
-    print(f"occusense, defaults, 1280x720 frames (decoded beforehand):  "
-          f"{hd720(min(args.frames, 300)):6.1f} frames/s")
+    print(
+        f"  detector alone on the same frames:                      {det:6.1f} frames/s"
+        f"  -> pipeline overhead {det / rate - 1:+.1%}"
+    )
+    print(
+        f"occusense, tiling off:                                    "
+        f"{ours(args.frames, tiling=False)[0]:6.1f} frames/s"
+    )
+    print(
+        f"occusense, frame_stride 2:                                "
+        f"{ours(args.frames, frame_stride=2)[0]:6.1f} frames/s"
+    )
+    print(
+        f"occusense, defaults, 1280x720 frames (decoded beforehand):  "
+        f"{hd720(min(args.frames, 300)):6.1f} frames/s"
+    )
     for n in (1, 2, 4, 8):
         per = cameras(n, max(40, 200 // n))
         print(f"{n} camera(s) in one process: {per:6.1f} frames/s each, {per * n:6.1f} total")

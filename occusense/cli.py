@@ -62,7 +62,9 @@ def run(
     """Count people in a video source and emit VS121-P reports."""
     from occusense.pipeline import Pipeline, Sink, run_source
     from occusense.sources import open_source
+    from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
     from occusense.transports.local import ConsoleSink, JsonlSink
+    from occusense.transports.location import LocationServer
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = _load(config)
@@ -81,8 +83,17 @@ def run(
     if jsonl:
         sinks.append(JsonlSink(jsonl))
     try:
-        pipeline = Pipeline(cfg, width, height, src.fps, start, sinks)
-    except OccusenseError as exc:
+        location = (
+            LocationServer(cfg.general.location_push_port)
+            if cfg.general.location_push_enabled
+            else None
+        )
+        pipeline = Pipeline(cfg, width, height, src.fps, start, sinks, location=location)
+        if has_recipients(cfg):
+            dispatcher = Dispatcher(cfg, Path(cfg.state_dir) / "outbox.sqlite")
+            pipeline.sinks.append(DispatcherSink(dispatcher, pipeline.snapshot))
+            err.print(f"reports also go to: {', '.join(dispatcher.recipients())}")
+    except (OccusenseError, OSError) as exc:
         raise _fail(str(exc)) from None
     if cfg.web.enabled and not no_web:
         err.print("web GUI: not built yet in this version (pass --no-web to hide this)")
@@ -97,6 +108,8 @@ def run(
             on_frame=lambda f, r: progress.update(task, advance=1),
         )
     pipeline.close()
+    if location is not None:
+        location.close()
     spent = time.perf_counter() - began
     err.print(
         f"done: {frames} frames in {spent:.1f} s ({frames / max(spent, 1e-9):.1f} fps), "
@@ -124,6 +137,28 @@ class _progress:
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+
+
+@app.command("test-connection")
+def test_connection(
+    config: Annotated[Path, typer.Option(help="YAML or JSON config file")],
+) -> None:
+    """Send a test message to every configured recipient; say what failed."""
+    from occusense.transports.dispatcher import Dispatcher, has_recipients
+
+    cfg = _load(config)
+    if not has_recipients(cfg):
+        raise _fail("no MQTT or HTTP recipient is configured")
+    try:
+        dispatcher = Dispatcher(cfg)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    results = dispatcher.test()
+    dispatcher.close()
+    for _name, ok, message in results:
+        typer.echo(("ok    " if ok else "FAIL  ") + message)
+    if not all(ok for _, ok, _ in results):
+        raise typer.Exit(1)
 
 
 @config_app.command("defaults")
@@ -184,7 +219,8 @@ def _pins(config: Path | None):
     from occusense.dio import open_pins
 
     try:
-        return open_pins(_load(config).digital_io)
+        cfg = _load(config)
+        return open_pins(cfg.digital_io, cfg.state_dir)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
 

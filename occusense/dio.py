@@ -153,11 +153,11 @@ def _check(pin: str) -> None:
         raise OccusenseError(f"unknown pin {pin!r}; use di or do")
 
 
-def open_pins(settings: DigitalIO) -> Pins:
-    """The configured backend."""
+def open_pins(settings: DigitalIO, state_dir: str | Path) -> Pins:
+    """The configured backend; software pins live in ``state_dir``."""
     if settings.backend == "gpio":
         return GpioPins(settings.gpio_chip, settings.di_line, settings.do_line)
-    return SoftwarePins(settings.state_dir)
+    return SoftwarePins(state_dir)
 
 
 class EdgeDetector:

@@ -7,13 +7,19 @@ drive the same code.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import cv2
+import numpy as np
+
 from occusense.analytics.engine import Analytics, FrameResult
+from occusense.analytics.geometry import anchor_points
 from occusense.clock import DeviceClock
 from occusense.config.device import Mount
 from occusense.config.model import DeviceConfig
@@ -27,6 +33,7 @@ from occusense.reports.device import device_info
 from occusense.reports.reporter import Report, Reporter
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.track import PersonTracker, TrackedPeople
+from occusense.transports.location import LocationServer
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,7 @@ class PeopleFinder:
         self.detect_s = 0.0
         self.track_s = 0.0
         self.skipped = 0
+        self.last_image: np.ndarray | None = None
 
     def wants(self, frame: Frame) -> bool:
         """Whether this frame is analysed (every ``detector.frame_stride``-th)."""
@@ -90,7 +98,8 @@ class PeopleFinder:
 
     def find(self, frame: Frame) -> TrackedPeople:
         t0 = time.perf_counter()
-        found = self.detector.detect(self.masks.paint(frame.image))
+        self.last_image = self.masks.paint(frame.image)
+        found = self.detector.detect(self.last_image)
         found = self.masks.drop_masked(found, self.centre)
         t1 = time.perf_counter()
         people = self.tracker.update(found, frame.timestamp)
@@ -114,6 +123,7 @@ class Pipeline:
         detector: a ready detector; built from ``config`` when omitted.
         pins: digital I/O; opened from ``config.digital_io`` when the
             overcrowding alarm (DO) or the staff filter (DI) needs it.
+        location: the realtime location push server (T4), if enabled.
     """
 
     def __init__(
@@ -126,6 +136,7 @@ class Pipeline:
         sinks: Iterable[Sink] = (),
         detector: Detector | None = None,
         pins: Pins | None = None,
+        location: LocationServer | None = None,
     ) -> None:
         self.config = config
         self.finder = PeopleFinder(config, width, height, fps, detector)
@@ -140,9 +151,13 @@ class Pipeline:
         needs_pins = config.region_counting.overcrowding.enabled or (
             config.line_crossing.enabled and config.line_crossing.staff_filter
         )
-        self.pins = pins or (open_pins(config.digital_io) if needs_pins else None)
+        self.pins = pins or (open_pins(config.digital_io, config.state_dir) if needs_pins else None)
         self._di = EdgeDetector()
         self.alarm: bool | None = None
+        self.location = location
+        self.image: np.ndarray | None = None  # the last analysed frame, masks painted
+        self._snapshot: tuple[int, str] | None = None
+        self._frame_index = -1
 
     def step(self, frame: Frame) -> FrameResult | None:
         """Process one frame; send the reports it makes due. Frames skipped by
@@ -151,9 +166,12 @@ class Pipeline:
             self.finder.skipped += 1
             return None
         people = self.finder.find(frame)
+        self.image, self._frame_index = self.finder.last_image, frame.index
         t2 = time.perf_counter()
         result = self.analytics.update(frame.timestamp, people, self._staff_pulse())
         self._drive_alarm(result.alarm)
+        if self.location is not None and self.location.clients:
+            self.location.push(self._positions(frame, people))
         t3 = time.perf_counter()
         self._emit(self.reporter.on_frame(result))
         t4 = time.perf_counter()
@@ -164,6 +182,38 @@ class Pipeline:
         times.report += t4 - t3
         self.last_people, self.last_ts = people, frame.timestamp
         return result
+
+    def _positions(self, frame: Frame, people: TrackedPeople) -> str:
+        """T4: one JSON line with every tracked person of this frame."""
+        points = anchor_points(people.boxes, self.finder.centre)
+        regions = self.analytics.regions
+        inside = (
+            regions.membership(points)
+            if regions is not None and regions.mapped_regions
+            else np.zeros((len(points), 0), bool)
+        )
+        people_out = [
+            {
+                "id": int(pid),
+                "box": [round(float(v), 1) for v in box],
+                "centre": [round(float(v), 1) for v in point],
+                "region": [int(r) + 1 for r in np.flatnonzero(row)],
+            }
+            for pid, box, point, row in zip(people.ids, people.boxes, points, inside, strict=True)
+        ]
+        stamp = self.analytics.clock.local(frame.timestamp).isoformat(timespec="milliseconds")
+        return json.dumps({"timestamp": stamp, "frame": frame.index, "people": people_out})
+
+    def snapshot(self) -> str | None:
+        """E4: the current frame (masks painted) as base64 JPEG, once per frame."""
+        if self.image is None:
+            return None
+        if self._snapshot is None or self._snapshot[0] != self._frame_index:
+            ok, jpg = cv2.imencode(".jpg", self.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            if not ok:
+                return None
+            self._snapshot = (self._frame_index, base64.b64encode(jpg.tobytes()).decode())
+        return self._snapshot[1]
 
     def _staff_pulse(self) -> bool:
         if self.pins is None or not self.analytics.staff_filter:

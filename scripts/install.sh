@@ -5,10 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  # opencv-doc ships the bundled sample video (PETS 2009 S2.L1, vtest.avi).
-  if ! dpkg -s opencv-doc >/dev/null 2>&1; then
+  # opencv-doc ships the bundled sample video (PETS 2009 S2.L1, vtest.avi);
+  # mosquitto is the real MQTT broker of the transport tests.
+  missing=""
+  for pkg in opencv-doc mosquitto mosquitto-clients; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+  done
+  if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq opencv-doc >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
   fi
 fi
 python3 -m venv .venv

@@ -22,7 +22,7 @@ CLI = [sys.executable, "-m", "occusense.cli", "io"]
 
 def test_cli_and_sensor_share_software_pins(tmp_path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f"digital_io:\n  state_dir: {tmp_path / 'state'}\n")
+    config.write_text(f"state_dir: {tmp_path / 'state'}\n")
     pins = SoftwarePins(tmp_path / "state")
     assert pins.read("di") == 0
     subprocess.run(

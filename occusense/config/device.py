@@ -168,7 +168,6 @@ class DigitalIO(StrictModel):
     """DI/DO: a software pin, or a Linux GPIO line where one exists."""
 
     backend: Literal["software", "gpio"] = "software"
-    state_dir: str = Field(".occusense", description="software pins live in <state_dir>/dio.json")
     gpio_chip: str = "/dev/gpiochip0"
     di_line: int = Field(-1, ge=-1, description="GPIO line offset of DI; -1 = none")
     do_line: int = Field(-1, ge=-1, description="GPIO line offset of DO; -1 = none")

@@ -55,6 +55,10 @@ class DeviceConfig(StrictModel):
     """The whole sensor configuration."""
 
     version: int = Field(1, description="config file format version")
+    state_dir: str = Field(
+        ".occusense",
+        description="the sensor's own files: retransmission store, software DI/DO pins",
+    )
     device: DeviceInfo = Field(default_factory=DeviceInfo)
     time: TimeSettings = Field(default_factory=TimeSettings)
     privacy_mode: PrivacyMode = PrivacyMode.normal

@@ -35,8 +35,10 @@ def test_points_survive_image_panorama_image(lens, size) -> None:
     radius = rng.uniform(unwrap.r_min, unwrap.r_max, 500)
     # angles on both sides of the 0/360-degree seam, and everywhere else
     angle = np.concatenate([rng.uniform(-0.05, 0.05, 100), rng.uniform(0, 2 * math.pi, 400)])
-    xy = np.stack([unwrap.centre[0] + radius * np.cos(angle),
-                   unwrap.centre[1] + radius * np.sin(angle)], axis=1)
+    xy = np.stack(
+        [unwrap.centre[0] + radius * np.cos(angle), unwrap.centre[1] + radius * np.sin(angle)],
+        axis=1,
+    )
     uv = unwrap.to_panorama(xy)
     assert (uv[:, 0] >= 0).all() and (uv[:, 0] < unwrap.width).all()
     assert np.abs(unwrap.to_image(uv) - xy).max() < 1.0
@@ -108,9 +110,19 @@ def test_people_on_the_seam_are_found_once(maker, angle, seed) -> None:
 
 def test_tiles_outside_the_used_area_are_skipped() -> None:
     whole = make_ceiling_detector(parse_config(CEILING), 1024, 1024)
-    one_quadrant = make_ceiling_detector(parse_config(CEILING | {"region_counting": {
-        "customize_area": True,
-        "regions": [{"points": [[0, 0], [0.45, 0], [0.45, 0.45], [0, 0.45]]}]}}), 1024, 1024)
+    one_quadrant = make_ceiling_detector(
+        parse_config(
+            CEILING
+            | {
+                "region_counting": {
+                    "customize_area": True,
+                    "regions": [{"points": [[0, 0], [0.45, 0], [0.45, 0.45], [0, 0.45]]}],
+                }
+            }
+        ),
+        1024,
+        1024,
+    )
     assert 0 < len(one_quadrant.tiles) < len(whole.tiles) / 2
 
 
@@ -119,9 +131,21 @@ def test_detect_command_prints_people_per_image(maker, tmp_path) -> None:
     for i, scene in enumerate(scenes(maker, 1024, 90.0, 2)):
         cv2.imwrite(str(tmp_path / f"view{i}.png"), scene.image)
         truth[f"view{i}.png"] = scene.points
-    out = subprocess.run([sys.executable, "-m", "occusense.cli", "detect", str(tmp_path),
-                          "--mount", "ceiling", "--json"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "occusense.cli",
+            "detect",
+            str(tmp_path),
+            "--mount",
+            "ceiling",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["image"] for r in rows] == sorted(truth)
     for row in rows:
@@ -137,22 +161,53 @@ def test_whole_chain_from_a_ceiling_config_to_region_reports(maker, tmp_path) ->
     # three people on the right half (region 1), one on the left (region 2),
     # walking slowly around the nadir for 60 frames (6 s at 10 fps)
     for i in range(60):
-        polar = [(0.6, 300.0 + i / 2), (0.7, 20.0 + i / 2), (0.55, 60.0 + i / 2),
-                 (0.65, 200.0 - i / 2)]
+        polar = [
+            (0.6, 300.0 + i / 2),
+            (0.7, 20.0 + i / 2),
+            (0.55, 60.0 + i / 2),
+            (0.65, 200.0 - i / 2),
+        ]
         scene = maker.scene(1024, polar, 90.0, seed=7)
         cv2.imwrite(str(frames / f"{i:04d}.jpg"), scene.image)
     config = tmp_path / "ceiling.yaml"
-    config.write_text(json.dumps(CEILING | {
-        "region_counting": {
-            "customize_area": True, "debounce_s": 1,
-            "regions": [{"points": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]},
-                        {"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}],
-            "report": {"interval_s": 5, "report_by_result": True}}}))
+    config.write_text(
+        json.dumps(
+            CEILING
+            | {
+                "region_counting": {
+                    "customize_area": True,
+                    "debounce_s": 1,
+                    "regions": [
+                        {"points": [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]},
+                        {"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]},
+                    ],
+                    "report": {"interval_s": 5, "report_by_result": True},
+                }
+            }
+        )
+    )
     config = config.rename(tmp_path / "ceiling.json")
     out = tmp_path / "reports.jsonl"
-    run = subprocess.run([sys.executable, "-m", "occusense.cli", "run", "--source", str(frames),
-                          "--config", str(config), "--out", str(out), "--no-web", "--quiet"],
-                         capture_output=True, text=True, cwd=REPO, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "occusense.cli",
+            "run",
+            "--source",
+            str(frames),
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--no-web",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     reports = [json.loads(line) for line in out.read_text().splitlines()]
     final = [r for r in reports if r["report_type"] == "interval"][-1]

@@ -1,0 +1,136 @@
+"""MQTT and MQTTS report recipients (SPEC T2) on paho-mqtt 2.
+
+One :class:`MqttConnection` per broker and client id, shared by the features
+that publish there (a broker drops the older of two connections with the same
+client id). paho's network thread reconnects with back-off (1 s doubling to
+60 s). A non-zero CONNACK reason code is a failure, never "connected"; and a
+publish counts as delivered only when the broker acknowledged it (PUBACK for
+QoS 1, PUBCOMP for QoS 2) — until then the report stays in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from occusense.config.reporting import CertificateType, MqttSettings
+from occusense.errors import TransportError
+
+log = logging.getLogger(__name__)
+ACK_TIMEOUT_S = 10.0
+
+
+def connection_key(settings: MqttSettings, tls: bool) -> tuple:
+    return (settings.host, settings.port, settings.client_id, settings.username, tls)
+
+
+class MqttConnection:
+    """A client connection to one broker, kept up in the background.
+
+    Args:
+        settings: broker, credentials, TLS files.
+        tls: MQTTS (TLS) rather than plain MQTT.
+        default_client_id: used when ``settings.client_id`` is empty.
+    """
+
+    def __init__(self, settings: MqttSettings, tls: bool, default_client_id: str) -> None:
+        self.settings = settings
+        self.tls = tls
+        self.name = f"{'mqtts' if tls else 'mqtt'}://{settings.host}:{settings.port}"
+        self.connected = False
+        self.last_error = "not connected yet"
+        self._up = threading.Event()
+        client_id = settings.client_id or default_client_id
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        if settings.username:
+            self.client.username_pw_set(settings.username, settings.password.get_secret_value())
+        if tls:
+            self.client.tls_set_context(_tls_context(settings))
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        if not settings.host:
+            raise TransportError(f"{self.name}: no broker host configured")
+        self.client.connect_async(settings.host, settings.port, keepalive=settings.keepalive_s)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.connected, self.last_error = False, f"broker refused: {reason_code}"
+            self._up.clear()
+            log.warning("%s: %s", self.name, self.last_error)
+            return
+        self.connected, self.last_error = True, ""
+        self._up.set()
+        log.info("%s connected", self.name)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected = False
+        self._up.clear()
+        if reason_code.is_failure:
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("%s %s", self.name, self.last_error)
+
+    def publish(self, topic: str, body: str, qos: int, timeout_s: float = ACK_TIMEOUT_S) -> None:
+        """Publish and wait for the broker's acknowledgement (QoS 1 and 2)."""
+        if not self._up.wait(timeout=timeout_s):
+            raise TransportError(f"{self.name}: {self.last_error or 'not connected'}")
+        info = self.client.publish(topic, body.encode(), qos=qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise TransportError(f"{self.name}: publish failed ({mqtt.error_string(info.rc)})")
+        try:
+            info.wait_for_publish(timeout=timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise TransportError(f"{self.name}: publish failed ({exc})") from None
+        if not info.is_published():
+            raise TransportError(f"{self.name}: no acknowledgement within {timeout_s:.0f} s")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """Verified TLS: the system CAs, or the uploaded CA plus a client certificate."""
+    if settings.certificate_type is CertificateType.self_signed:
+        if not settings.ca_file:
+            raise TransportError("self-signed MQTTS needs mqtt.ca_file")
+        context = ssl.create_default_context(cafile=settings.ca_file)
+        if settings.client_cert_file:
+            context.load_cert_chain(settings.client_cert_file, settings.client_key_file or None)
+        return context
+    return ssl.create_default_context()
+
+
+class MqttSender:
+    """A feature's topic and QoS on a shared :class:`MqttConnection`."""
+
+    kind = "mqtt"
+
+    def __init__(self, connection: MqttConnection, topic: str, qos: int) -> None:
+        self.connection = connection
+        self.topic = topic
+        self.qos = qos
+        self.name = f"{connection.name}/{topic}"
+
+    @property
+    def connected(self) -> bool:
+        return self.connection.connected
+
+    @property
+    def last_error(self) -> str:
+        return self.connection.last_error
+
+    def deliver(self, body: str) -> None:
+        self.connection.publish(self.topic, body, self.qos)
+
+    def test(self) -> str:
+        self.connection.publish(self.topic, '{"event": "Connection Test"}', max(self.qos, 1))
+        return f"{self.name}: OK"
+
+    def close(self) -> None:
+        """The shared connection is closed by its owner."""
