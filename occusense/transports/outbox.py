@@ -97,9 +97,10 @@ class Outbox:
             )
             dropped = self._trim(db, recipient)
             db.execute("COMMIT")
-            self.dropped += dropped
-        if dropped:
-            log.warning("retransmission store full: dropped %d oldest report(s)", dropped)
+            before, self.dropped = self.dropped, self.dropped + dropped
+        if dropped and before // 100 != self.dropped // 100 or (dropped and before == 0):
+            log.warning("retransmission store full: %d oldest report(s) dropped so far",
+                        self.dropped)
         return int(cur.lastrowid or 0)
 
     def _trim(self, db: sqlite3.Connection, recipient: str) -> int:
