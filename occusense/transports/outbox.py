@@ -98,7 +98,7 @@ class Outbox:
             dropped = self._trim(db, recipient)
             db.execute("COMMIT")
             before, self.dropped = self.dropped, self.dropped + dropped
-        if dropped and before // 100 != self.dropped // 100 or (dropped and before == 0):
+        if dropped and (before == 0 or before // 100 != self.dropped // 100):
             log.warning("retransmission store full: %d oldest report(s) dropped so far",
                         self.dropped)
         return int(cur.lastrowid or 0)
