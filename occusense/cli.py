@@ -60,11 +60,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
-    from occusense.pipeline import Pipeline, Sink, run_source
+    from occusense.runner import SensorRunner
     from occusense.sources import open_source
-    from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
     from occusense.transports.local import ConsoleSink, JsonlSink
-    from occusense.transports.location import LocationServer
+    from occusense.web.state import SensorState
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = _load(config)
@@ -75,46 +74,48 @@ def run(
         src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
-    width, height = src.width, src.height
-    sinks: list[Sink] = []
+    sinks: list = []
     if cfg.output.console and not quiet:
         sinks.append(ConsoleSink())
     jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
     if jsonl:
         sinks.append(JsonlSink(jsonl))
-    try:
-        location = (
-            LocationServer(cfg.general.location_push_port)
-            if cfg.general.location_push_enabled
-            else None
-        )
-        pipeline = Pipeline(cfg, width, height, src.fps, start, sinks, location=location)
-        if has_recipients(cfg):
-            dispatcher = Dispatcher(cfg, Path(cfg.state_dir) / "outbox.sqlite")
-            pipeline.sinks.append(DispatcherSink(dispatcher, pipeline.snapshot))
-            err.print(f"reports also go to: {', '.join(dispatcher.recipients())}")
-    except (OccusenseError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    if cfg.web.enabled and not no_web:
-        err.print("web GUI: not built yet in this version (pass --no-web to hide this)")
-    err.print(f"occusense: {uri} ({width}x{height} @ {src.fps:.1f} fps) -> {jsonl or 'console'}")
-    total = max_frames or src.frame_count
-    began = time.perf_counter()
-    with _progress(total, src.live) as (progress, task):
-        frames = run_source(
-            pipeline,
-            src,
-            max_frames,
-            on_frame=lambda f, r: progress.update(task, advance=1),
-        )
-    pipeline.close()
-    if location is not None:
-        location.close()
-    spent = time.perf_counter() - began
+    state = SensorState(cfg, config or Path(cfg.state_dir) / "config.yaml")
+    web = _start_web(state) if cfg.web.enabled and not no_web else None
     err.print(
-        f"done: {frames} frames in {spent:.1f} s ({frames / max(spent, 1e-9):.1f} fps), "
-        f"{pipeline.times.reports_sent} reports {pipeline.times.by_feature}"
+        f"occusense: {uri} ({src.width}x{src.height} @ {src.fps:.1f} fps) -> {jsonl or 'console'}"
     )
+    runner = SensorRunner(state, src, start, sinks)
+    began = time.perf_counter()
+    try:
+        with _progress(max_frames or src.frame_count, src.live) as (progress, task):
+            runner.run(max_frames, on_frame=lambda f: progress.update(task, advance=1))
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        for sink in sinks:
+            sink.close()
+        if web is not None:
+            web.stop()
+    spent = time.perf_counter() - began
+    sent = runner.pipeline.times.reports_sent if runner.pipeline else 0
+    err.print(
+        f"done: {runner.frames} frames in {spent:.1f} s "
+        f"({runner.frames / max(spent, 1e-9):.1f} fps), {sent} reports"
+    )
+
+
+def _start_web(state):
+    from occusense.web.server import WebServer
+
+    try:
+        web = WebServer(state, state.config.web.host, state.config.web.port)
+    except OSError as exc:
+        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
+        return None
+    first = "" if state.config.users.activated else " (first start: activate it there)"
+    err.print(f"web GUI: {web.url}{first}")
+    return web
 
 
 class _progress:

@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   # opencv-doc ships the bundled sample video (PETS 2009 S2.L1, vtest.avi);
-  # mosquitto is the real MQTT broker of the transport tests.
+  # mosquitto is the real MQTT broker of the transport tests; chromium is the
+  # real browser of the web GUI tests (Playwright drives it; it never downloads one).
   missing=""
-  for pkg in opencv-doc mosquitto mosquitto-clients; do
+  for pkg in opencv-doc mosquitto mosquitto-clients chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
   done
   if [ -n "$missing" ]; then

@@ -158,6 +158,9 @@ class WebSettings(StrictModel):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    secure_cookies: bool = Field(
+        True, description="Secure session cookie (browsers allow it on localhost and HTTPS)"
+    )
 
 
 class RtspSettings(StrictModel):

@@ -99,8 +99,9 @@ class Outbox:
             db.execute("COMMIT")
             before, self.dropped = self.dropped, self.dropped + dropped
         if dropped and (before == 0 or before // 100 != self.dropped // 100):
-            log.warning("retransmission store full: %d oldest report(s) dropped so far",
-                        self.dropped)
+            log.warning(
+                "retransmission store full: %d oldest report(s) dropped so far", self.dropped
+            )
         return int(cur.lastrowid or 0)
 
     def _trim(self, db: sqlite3.Connection, recipient: str) -> int:

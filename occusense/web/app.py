@@ -1,0 +1,543 @@
+"""The web GUI and REST API (SPEC G1-G3, G5-G9), a FastAPI app factory.
+
+Every page and API route needs the admin session (or, for the API, a bearer
+token from ``POST /api/token``) except activation, login and forgot-password.
+The web layer reads the live state and edits the configuration only through
+:class:`~occusense.web.state.SensorState`, i.e. the one typed config model.
+No asset comes from a CDN: templates, CSS and JS ship in the package; the
+OpenAPI document is at ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import cv2
+import yaml
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import StreamingResponse
+
+from occusense.config import DeviceConfig, config_to_dict
+from occusense.config.device import PrivacyMode
+from occusense.errors import ConfigError
+from occusense.reports.device import device_info
+from occusense.web import auth
+from occusense.web.overlay import render
+from occusense.web.state import SensorState, merge_config
+
+HERE = Path(__file__).parent
+LICENCE_PACKAGES = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "numpy",
+    "opencv-python-headless",
+    "onnxruntime",
+    "shapely",
+    "scipy",
+    "supervision",
+    "trackers",
+    "paho-mqtt",
+    "httpx",
+    "argon2-cffi",
+    "jinja2",
+    "typer",
+    "rich",
+    "pyyaml",
+)
+
+
+class Unauthorised(Exception):
+    """Raised by the guards; pages redirect, the API answers 401."""
+
+
+def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI:
+    """The app for one sensor. ``session_secret`` signs the session cookies."""
+    app = FastAPI(
+        title="occusense",
+        version=_version(),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    web = state.config.web
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret or secrets.token_hex(32),
+        session_cookie="occusense_session",
+        same_site="strict",
+        https_only=web.secure_cookies,
+        max_age=8 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    throttle, tokens = auth.Throttle(), auth.Tokens()
+    app.state.sensor, app.state.tokens = state, tokens
+
+    @app.exception_handler(Unauthorised)
+    async def _unauthorised(request: Request, exc: Unauthorised):
+        if request.url.path.startswith("/api/") or request.url.path.endswith(".mjpg"):
+            return JSONResponse({"detail": str(exc)}, status_code=401)
+        target = "/activate" if not state.config.users.activated else "/login"
+        return RedirectResponse(target, status_code=303)
+
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    def page(request: Request, name: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
+        context = {
+            "title": name.split(".")[0].title(),
+            "device_name": state.config.device.name,
+            "logged_in": bool(request.session.get("user")),
+            "csrf": csrf_token(request),
+        }
+        return templates.TemplateResponse(request, name, context | extra, status_code=status_code)
+
+    async def check_csrf(request: Request) -> None:
+        sent: object = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = (await request.form()).get("csrf_token")
+        expected = request.session.get("csrf")
+        if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    async def user(request: Request) -> str:
+        """Session (with CSRF on changes) or bearer token; else Unauthorised."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer ") and tokens.valid(header[7:].strip()):
+            return "admin"
+        if not state.config.users.activated:
+            raise Unauthorised("the sensor is not activated yet")
+        if request.session.get("user") != "admin":
+            raise Unauthorised("log in first")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            await check_csrf(request)
+        return "admin"
+
+    # ---------------------------------------------------------------- pages
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request):
+        if not state.config.users.activated:
+            return RedirectResponse("/activate", status_code=303)
+        return RedirectResponse("/live" if request.session.get("user") else "/login", 303)
+
+    @app.get("/activate", include_in_schema=False)
+    async def activate_page(request: Request):
+        if state.config.users.activated:
+            return RedirectResponse("/login", status_code=303)
+        return page(request, "activate.html", questions=auth.SECURITY_QUESTIONS)
+
+    @app.post("/activate", include_in_schema=False)
+    async def activate(
+        request: Request,
+        password: str = Form(...),
+        confirm: str = Form(...),
+        privacy_mode: str = Form("normal"),
+    ):
+        await check_csrf(request)
+        if state.config.users.activated:
+            raise HTTPException(409, "already activated")
+        form = await request.form()
+        problem = auth.password_problem(password) or (
+            "the passwords differ" if password != confirm else None
+        )
+        if privacy_mode not in ("normal", "blur"):
+            problem = "choose Normal or Blur"
+        if problem:
+            return page(
+                request, "activate.html", 400, error=problem, questions=auth.SECURITY_QUESTIONS
+            )
+        questions = []
+        for i in range(3):
+            answer = str(form.get(f"answer{i}", "")).strip()
+            text = str(form.get(f"custom{i}", "")).strip() or str(form.get(f"question{i}", ""))
+            if answer:
+                questions.append(
+                    {
+                        "question": text,
+                        "answer_hash": auth.hash_secret(auth.normalise_answer(answer)),
+                    }
+                )
+        data = config_to_dict(state.config, include_secrets=True)
+        data["users"] = {
+            "activated": True,
+            "password_hash": auth.hash_secret(password),
+            "security_questions": questions,
+        }
+        data["privacy_mode"] = privacy_mode
+        state.apply(data, "activation")
+        request.session.clear()
+        request.session["user"] = "admin"
+        return RedirectResponse("/live", status_code=303)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page(request: Request):
+        if not state.config.users.activated:
+            return RedirectResponse("/activate", status_code=303)
+        return page(request, "login.html")
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request, password: str = Form(...), username: str = Form("admin")):
+        await check_csrf(request)
+        client = request.client.host if request.client else "?"
+        wait = throttle.blocked_for(client)
+        if wait > 0:
+            return page(
+                request,
+                "login.html",
+                429,
+                error=f"too many failed logins; try again in {wait:.0f} s",
+            )
+        if username != "admin" or not auth.verify_secret(
+            state.config.users.password_hash, password
+        ):
+            throttle.failed(client)
+            return page(request, "login.html", 401, error="wrong user name or password")
+        throttle.succeeded(client)
+        request.session.clear()  # a new session: no fixation
+        request.session["user"] = "admin"
+        return RedirectResponse("/live", status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request, _: str = Depends(user)):
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/forgot", include_in_schema=False)
+    async def forgot_page(request: Request):
+        questions = [q.question for q in state.config.users.security_questions]
+        return page(request, "forgot.html", questions=questions)
+
+    @app.post("/forgot", include_in_schema=False)
+    async def forgot(request: Request, password: str = Form(...), confirm: str = Form(...)):
+        await check_csrf(request)
+        client = request.client.host if request.client else "?"
+        questions = state.config.users.security_questions
+        form = await request.form()
+        wait = throttle.blocked_for(client)
+        right = questions and all(
+            auth.verify_secret(
+                q.answer_hash, auth.normalise_answer(str(form.get(f"answer{i}", "")))
+            )
+            for i, q in enumerate(questions)
+        )
+        problem = auth.password_problem(password) or (
+            "the passwords differ" if password != confirm else None
+        )
+        if wait > 0 or not right or problem:
+            if not right:
+                throttle.failed(client)
+            return page(
+                request,
+                "forgot.html",
+                400,
+                questions=[q.question for q in questions],
+                error=problem or "wrong answers" if wait <= 0 else "too many attempts",
+            )
+        _set_password(state, password)
+        tokens.revoke_all()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/live", include_in_schema=False)
+    async def live(request: Request, _: str = Depends(user)):
+        return page(request, "live.html", normal=state.config.privacy_mode is PrivacyMode.normal)
+
+    @app.get("/settings", include_in_schema=False)
+    async def settings_page(
+        request: Request, _: str = Depends(user), error: str = "", message: str = ""
+    ):
+        data = config_to_dict(state.config)
+        data.pop("users", None)
+        sections = [
+            (name, json.dumps(value, indent=2))
+            for name, value in data.items()
+            if isinstance(value, dict)
+        ]
+        return page(request, "settings.html", sections=sections, error=error, message=message)
+
+    @app.post("/settings/{section}", include_in_schema=False)
+    async def settings_save(
+        request: Request, section: str, json_text: str = Form(alias="json"), _: str = Depends(user)
+    ):
+        try:
+            values = json.loads(json_text)
+            if section == "users" or not isinstance(values, dict):
+                raise ValueError(f"{section} must be a JSON object")
+            state.edit(section, values)
+        except (ValueError, ConfigError, KeyError) as exc:
+            return await settings_page(request, "admin", error=f"{section}: {exc}")
+        return await settings_page(request, "admin", message=f"{section} saved and applied")
+
+    @app.get("/maintenance", include_in_schema=False)
+    async def maintenance(request: Request, _: str = Depends(user)):
+        return page(request, "maintenance.html")
+
+    @app.post("/maintenance/import", include_in_schema=False)
+    async def import_page(request: Request, file: UploadFile, _: str = Depends(user)):
+        try:
+            imported = _import(state, await file.read())
+        except ConfigError as exc:
+            return page(request, "maintenance.html", 400, error=str(exc))
+        return page(request, "maintenance.html", message=f"imported {imported}")
+
+    @app.post("/maintenance/reset", include_in_schema=False)
+    async def reset_page(request: Request, _: str = Depends(user)):
+        form = await request.form()
+        _reset(state, bool(form.get("keep_users")), bool(form.get("keep_network")))
+        if not state.config.users.activated:
+            request.session.clear()
+            return RedirectResponse("/activate", status_code=303)
+        return page(request, "maintenance.html", message="reset to factory defaults")
+
+    @app.post("/maintenance/password", include_in_schema=False)
+    async def password_page(
+        request: Request,
+        current: str = Form(...),
+        password: str = Form(...),
+        confirm: str = Form(...),
+        _: str = Depends(user),
+    ):
+        problem = _change_password(state, current, password, confirm)
+        if problem:
+            return page(request, "maintenance.html", 400, error=problem)
+        tokens.revoke_all()
+        return page(request, "maintenance.html", message="password changed")
+
+    @app.post("/maintenance/restart", include_in_schema=False)
+    async def restart_page(request: Request, _: str = Depends(user)):
+        state.restart_requested = True
+        state.apply(config_to_dict(state.config, include_secrets=True), "restart")
+        return page(request, "maintenance.html", message="restarting the pipeline")
+
+    @app.get("/about", include_in_schema=False)
+    async def about(request: Request, _: str = Depends(user)):
+        return page(
+            request,
+            "about.html",
+            version=_version(),
+            licences=_licences(),
+            device=device_info(state.config.device) | {"model": state.config.device.model},
+        )
+
+    # ------------------------------------------------------------ live media
+    @app.get("/stream.mjpg", include_in_schema=False)
+    async def stream(request: Request, _: str = Depends(user)):
+        async def frames():
+            last = -1
+            while not await request.is_disconnected():
+                view = state.snapshot()
+                if view.image is None or view.frame == last:
+                    await asyncio.sleep(0.05)
+                    continue
+                last = view.frame
+                jpg = _jpeg(render(view.image, state.config, view.people, state.counts))
+                yield (
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpg)).encode()
+                    + b"\r\n\r\n"
+                    + jpg
+                    + b"\r\n"
+                )
+                await asyncio.sleep(0.1)  # at most 10 pictures a second per viewer
+
+        return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    @app.get("/snapshot.jpg", include_in_schema=False)
+    async def snapshot(_: str = Depends(user)):
+        if state.config.privacy_mode is not PrivacyMode.normal:
+            raise HTTPException(403, "snapshots are off in Blur privacy mode")
+        view = state.snapshot()
+        if view.image is None:
+            raise HTTPException(503, "no frame yet")
+        return Response(_jpeg(view.image), media_type="image/jpeg")
+
+    # -------------------------------------------------------------------- API
+    @app.post("/api/token", tags=["auth"])
+    async def token(request: Request, password: str = Form(...)):
+        """A bearer token for scripts (valid until restart or password change)."""
+        client = request.client.host if request.client else "?"
+        if throttle.blocked_for(client) > 0:
+            raise HTTPException(429, "too many failed logins")
+        if not auth.verify_secret(state.config.users.password_hash, password):
+            throttle.failed(client)
+            raise HTTPException(401, "wrong password")
+        throttle.succeeded(client)
+        return {"token": tokens.issue(), "token_type": "bearer"}
+
+    @app.get("/api/status", tags=["live"])
+    async def status(_: str = Depends(user)) -> dict:
+        """Current counts, the last frame's time and each recipient's status."""
+        view = state.snapshot()
+        return {
+            "counts": state.counts,
+            "timestamp": view.timestamp,
+            "frame": view.frame,
+            "people": len(view.people),
+            "recipients": state.transport_status,
+        }
+
+    @app.get("/api/history", tags=["live"])
+    async def history(_: str = Depends(user)) -> dict:
+        """Counts every 30 s over the last 24 hours (for the chart)."""
+        return {"points": list(state.history)}
+
+    @app.get("/api/config", tags=["config"])
+    async def get_config(_: str = Depends(user)) -> dict:
+        """The whole configuration, without password hashes or secrets."""
+        return config_to_dict(state.config)
+
+    @app.get("/api/schema", tags=["config"])
+    async def schema(_: str = Depends(user)) -> dict:
+        return DeviceConfig.model_json_schema()
+
+    @app.get("/api/config/{section}", tags=["config"])
+    async def get_section(section: str, _: str = Depends(user)) -> Any:
+        data = config_to_dict(state.config)
+        if section not in data:
+            raise HTTPException(404, f"no section {section!r}")
+        return data[section]
+
+    @app.put("/api/config/{section}", tags=["config"])
+    async def put_section(section: str, request: Request, _: str = Depends(user)) -> Any:
+        """Change a section; validated with the whole config, saved, applied live."""
+        if section == "users":
+            raise HTTPException(403, "change the password with /api/password")
+        try:
+            values = await request.json()
+            state.edit(section, values)
+        except KeyError:
+            raise HTTPException(404, f"no section {section!r}") from None
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(400, f"not JSON: {exc}") from None
+        return config_to_dict(state.config)[section]
+
+    @app.get("/api/export", tags=["maintenance"])
+    async def export(
+        secrets_: bool = Query(False, alias="secrets"), _: str = Depends(user)
+    ) -> Response:
+        """The configuration file; secrets and password hashes only if asked."""
+        data = config_to_dict(state.config, include_secrets=secrets_)
+        return Response(
+            yaml.safe_dump(data, sort_keys=False),
+            media_type="application/yaml",
+            headers={"Content-Disposition": "attachment; filename=occusense.yaml"},
+        )
+
+    @app.post("/api/import", tags=["maintenance"])
+    async def import_api(file: UploadFile, _: str = Depends(user)) -> dict:
+        try:
+            return {"imported": _import(state, await file.read())}
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @app.post("/api/password", tags=["auth"])
+    async def password_api(
+        current: str = Form(...),
+        password: str = Form(...),
+        confirm: str = Form(...),
+        _: str = Depends(user),
+    ) -> dict:
+        problem = _change_password(state, current, password, confirm)
+        if problem:
+            raise HTTPException(400, problem)
+        tokens.revoke_all()
+        return {"changed": True}
+
+    return app
+
+
+def _jpeg(image) -> bytes:
+    ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    return jpg.tobytes() if ok else b""
+
+
+def _set_password(state: SensorState, password: str) -> None:
+    data = config_to_dict(state.config, include_secrets=True)
+    data["users"]["password_hash"] = auth.hash_secret(password)
+    state.apply(data, "password")
+
+
+def _change_password(state: SensorState, current: str, password: str, confirm: str) -> str | None:
+    if not auth.verify_secret(state.config.users.password_hash, current):
+        return "the current password is wrong"
+    problem = auth.password_problem(password)
+    if problem:
+        return problem
+    if password != confirm:
+        return "the passwords differ"
+    _set_password(state, password)
+    return None
+
+
+def _import(state: SensorState, raw: bytes) -> str:
+    """G7 import: a YAML or JSON export. Users and privacy mode stay as they are
+    unless the file carries password hashes (an export with secrets)."""
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"import: not a YAML or JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("import: the file must hold a mapping of sections")
+    current = config_to_dict(state.config, include_secrets=True)
+    data = merge_config(current, data)  # "**********" placeholders keep the secrets
+    if not data.get("users", {}).get("password_hash"):
+        data["users"] = current["users"]
+    data["privacy_mode"] = current["privacy_mode"]  # P5: only a factory reset changes it
+    state.apply(data, "import")
+    return f"{len(data)} sections"
+
+
+def _reset(state: SensorState, keep_users: bool, keep_network: bool) -> None:
+    """G7 factory reset, keeping the user information and/or network settings."""
+    current = config_to_dict(state.config, include_secrets=True)
+    fresh = config_to_dict(DeviceConfig(), include_secrets=True)
+    if keep_users:
+        fresh["users"] = current["users"]
+        fresh["privacy_mode"] = current["privacy_mode"]
+    if keep_network:
+        for key in ("web", "rtsp", "source"):
+            fresh[key] = current[key]
+    state.apply(fresh, "factory reset")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("occusense")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _licences() -> list[tuple[str, str, str]]:
+    out = []
+    for name in LICENCE_PACKAGES:
+        try:
+            meta = metadata.metadata(name)
+        except metadata.PackageNotFoundError:
+            continue
+        licence = meta["License-Expression"] or meta["License"] or ""
+        if not licence or len(licence) > 40:
+            classifiers = [
+                c.split("::")[-1].strip()
+                for c in meta.get_all("Classifier") or []
+                if c.startswith("License ::")
+            ]
+            licence = ", ".join(classifiers) or licence[:40]
+        out.append((name, meta["Version"] or "", licence))
+    return out

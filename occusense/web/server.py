@@ -1,0 +1,34 @@
+"""Serves the web app with uvicorn on a background thread of the sensor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from occusense.web.app import create_app
+from occusense.web.state import SensorState
+
+
+class WebServer:
+    """uvicorn in a thread; ``url`` once started, ``stop`` to shut it down."""
+
+    def __init__(self, state: SensorState, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            create_app(state), host=host, port=port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            if not self._thread.is_alive():
+                raise OSError(f"the web GUI cannot listen on {host}:{port}")
+            time.sleep(0.02)
+        port = self._server.servers[0].sockets[0].getsockname()[1] if self._server.servers else port
+        self.url = f"http://{host}:{port}/"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)

@@ -1,0 +1,117 @@
+"""What the web layer shares with the running sensor.
+
+The pipeline writes the latest frame, people and counts here; the web layer
+only reads them, and edits the configuration through :meth:`SensorState.
+apply`, which validates the whole new :class:`DeviceConfig`, saves it and
+bumps ``version`` so that the run loop rebuilds its pipeline on the next
+frame — changes take effect without a restart.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from occusense.analytics.engine import FrameResult
+from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
+from occusense.track import TrackedPeople
+
+HISTORY_POINTS = 2880  # 24 h at one point every 30 s
+
+
+@dataclass
+class LiveView:
+    image: np.ndarray | None = None
+    people: TrackedPeople = field(default_factory=TrackedPeople)
+    timestamp: float = 0.0
+    frame: int = 0
+
+
+class SensorState:
+    """The configuration, live data and counters' history of one sensor.
+
+    Args:
+        config: the configuration in force.
+        path: where :meth:`apply` saves it (None = not saved, for tests).
+    """
+
+    def __init__(self, config: DeviceConfig, path: Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self.config = config
+        self.path = path
+        self.version = 0
+        self.live = LiveView()
+        self.counts: dict[str, Any] = {}
+        self.history: collections.deque = collections.deque(maxlen=HISTORY_POINTS)
+        self.transport_status: list[dict] = []
+        self.restart_requested = False
+        self._last_history = 0.0
+
+    # the pipeline side -----------------------------------------------------
+    def publish(
+        self,
+        image: np.ndarray | None,
+        people: TrackedPeople,
+        result: FrameResult | None,
+        ts: float,
+        frame: int,
+        counts: dict[str, Any],
+    ) -> None:
+        with self._lock:
+            self.live = LiveView(image, people, ts, frame)
+            self.counts = counts
+            if ts - self._last_history >= 30 or not self.history:
+                self.history.append(
+                    {"t": ts, **{k: v for k, v in counts.items() if isinstance(v, int)}}
+                )
+                self._last_history = ts
+
+    def snapshot(self) -> LiveView:
+        with self._lock:
+            return self.live
+
+    # the web side --------------------------------------------------------------
+    def apply(self, data: dict[str, Any], origin: str = "web") -> DeviceConfig:
+        """Validate a whole configuration, save it, and make it current."""
+        config = parse_config(data, origin)
+        with self._lock:
+            self.config = config
+            self.version += 1
+        if self.path is not None:
+            save_config(config, self.path)
+        return config
+
+    def edit(self, section: str, values: dict[str, Any]) -> DeviceConfig:
+        """Replace one top-level section (validated with the whole config)."""
+        data = config_to_dict(self.config, include_secrets=True)
+        if section not in data:
+            raise KeyError(section)
+        current = data[section]
+        data[section] = merge_config(current, values) if isinstance(current, dict) else values
+        return self.apply(data, f"section {section}")
+
+    def wait_version(self, seen: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.version == seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.version
+
+
+def merge_config(base: dict, update: dict) -> dict:
+    """Nested update: keys of ``update`` replace those of ``base``; password
+    fields sent as the export's ``**********`` placeholder keep their value."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        elif value == "**********" and key in out:
+            continue
+        else:
+            out[key] = value
+    return out

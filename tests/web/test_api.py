@@ -1,0 +1,147 @@
+"""G1, G2, G5, G7, G9 over real HTTP: activation, auth, CSRF, validation, export/import."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+import yaml
+
+from occusense.web.auth import password_problem
+from tests.web.conftest import PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("short1", False),
+        ("onlyletters", False),
+        ("12345678", False),
+        ("a" * 32 + "1", False),
+        ("Occu2026sense", True),
+        ("abcdefg1", True),
+    ],
+)
+def test_password_rule(password, ok) -> None:
+    assert (password_problem(password) is None) is ok
+
+
+def csrf(client: httpx.Client, path: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def activate(client: httpx.Client, base: str, password: str = PASSWORD) -> httpx.Response:
+    token = csrf(client, f"{base}/activate")
+    return client.post(
+        f"{base}/activate",
+        data={
+            "csrf_token": token,
+            "password": password,
+            "confirm": password,
+            "privacy_mode": "normal",
+            "question0": "What's your lucky number?",
+            "answer0": "Seven",
+        },
+    )
+
+
+def test_activation_session_csrf_and_throttling(plain_sensor) -> None:
+    state, base = plain_sensor
+    with httpx.Client(follow_redirects=True) as client:
+        assert client.get(f"{base}/api/status").status_code == 401
+        assert "/activate" in str(client.get(f"{base}/").url)
+        weak = activate(client, base, "weak")
+        assert weak.status_code == 400 and "8 to 32 characters" in weak.text
+        assert state.config.users.activated is False
+        assert "/live" in str(activate(client, base).url)
+        assert state.config.users.activated and state.config.users.password_hash.startswith(
+            "$argon2"
+        )
+        assert client.get(f"{base}/api/status").status_code == 200  # the session works
+        # a state-changing request without the CSRF token is refused
+        refused = client.put(
+            f"{base}/api/config/line_crossing", json={"report": {"interval_s": 60}}
+        )
+        assert refused.status_code == 403
+        token = csrf(client, f"{base}/settings")
+        allowed = client.put(
+            f"{base}/api/config/line_crossing",
+            headers={"X-CSRF-Token": token},
+            json={"report": {"interval_s": 60}},
+        )
+        assert allowed.status_code == 200
+    with httpx.Client(follow_redirects=True) as other:
+        for _ in range(5):
+            token = csrf(other, f"{base}/login")
+            bad = other.post(f"{base}/login", data={"csrf_token": token, "password": "Wrong123"})
+            assert bad.status_code == 401
+        token = csrf(other, f"{base}/login")
+        locked = other.post(f"{base}/login", data={"csrf_token": token, "password": PASSWORD})
+        assert locked.status_code == 429  # even the right password waits now
+
+
+def test_api_with_token(sensor) -> None:
+    state, base = sensor
+    state.config.users.activated = True
+    from occusense.web.auth import hash_secret
+
+    state.config.users.password_hash = hash_secret(PASSWORD)
+    with httpx.Client() as client:
+        assert client.post(f"{base}/api/token", data={"password": "nope"}).status_code == 401
+        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 20
+        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        status = client.get(f"{base}/api/status", headers=auth).json()
+        assert "people" in status["counts"] and "in" in status["counts"]
+        bad = client.put(
+            f"{base}/api/config/line_crossing", headers=auth, json={"report": {"interval_s": 3}}
+        )
+        assert bad.status_code == 422 and "interval_s" in bad.json()["detail"]
+        seventeen = client.put(
+            f"{base}/api/config/region_counting",
+            headers=auth,
+            json={"regions": [{"points": [[0, 0], [0.1, 0], [0.1, 0.1]]}] * 17},
+        )
+        assert seventeen.status_code == 422 and "at most 16" in seventeen.json()["detail"]
+        good = client.put(
+            f"{base}/api/config/line_crossing", headers=auth, json={"report": {"interval_s": 60}}
+        )
+        assert good.status_code == 200 and good.json()["report"]["interval_s"] == 60
+        assert state.config.line_crossing.report.interval_s == 60
+        assert state.path.exists()  # saved
+        exported = client.get(f"{base}/api/export", headers=auth).text
+        assert "password_hash" not in exported and "$argon2" not in exported
+        data = yaml.safe_load(exported)
+        data["line_crossing"]["report"]["interval_s"] = 120
+        imported = client.post(
+            f"{base}/api/import", headers=auth, files={"file": ("c.yaml", yaml.safe_dump(data))}
+        )
+        assert imported.status_code == 200
+        assert state.config.line_crossing.report.interval_s == 120
+        assert state.config.users.activated  # the import kept the account
+        garbage = client.post(
+            f"{base}/api/import", headers=auth, files={"file": ("c.yaml", "region_counting: [1, 2")}
+        )
+        assert garbage.status_code == 422
+        assert client.get(f"{base}/api/openapi.json").json()["info"]["title"] == "occusense"
+
+
+def test_import_of_an_export_keeps_the_secrets(tmp_path) -> None:
+    from occusense.config import config_to_dict, parse_config
+    from occusense.web.app import _import
+    from occusense.web.state import SensorState
+
+    state = SensorState(
+        parse_config(
+            {"line_crossing": {"report": {"mqtt": {"host": "b", "password": "broker-secret"}}}}
+        )
+    )
+    exported = yaml.safe_dump(config_to_dict(state.config))
+    assert "broker-secret" not in exported
+    _import(state, exported.encode())
+    assert state.config.line_crossing.report.mqtt.password.get_secret_value() == "broker-secret"

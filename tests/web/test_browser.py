@@ -1,0 +1,114 @@
+"""The web GUI in a real headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.web.conftest import PASSWORD
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def activate(page: Page, base: str) -> None:
+    page.goto(base)
+    expect(page).to_have_url(f"{base}/activate")
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=confirm]", PASSWORD)
+    page.check("input[value=normal]")
+    page.fill("input[name=answer0]", "Seven")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/live")
+
+
+def test_activate_watch_counts_and_log_out(sensor, page) -> None:
+    _state, base = sensor
+    activate(page, base)
+    # the live counts arrive and the MJPEG stream shows pictures
+    expect(page.locator("dd[data-count=people]")).to_be_visible(timeout=20000)
+    size = page.evaluate("""() => new Promise(done => {
+        const img = document.getElementById('stream');
+        const check = () => img.naturalWidth ? done(img.naturalWidth) : setTimeout(check, 100);
+        check(); })""")
+    assert size == 768
+    seen = set()
+    for _ in range(40):
+        seen.add(page.locator("dd[data-count=people]").inner_text())
+        page.wait_for_timeout(250)
+    assert len(seen) >= 2  # people come and go on the sample
+    page.click("text=Log out")
+    expect(page).to_have_url(f"{base}/login")
+
+
+def test_wrong_password_and_csrf_less_post_are_refused(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.click("text=Log out")
+    page.fill("input[name=password]", "Wrong2026pass")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("wrong user name or password")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/live")
+    status = page.evaluate("""async () => (await fetch('/api/config/line_crossing', {
+        method: 'PUT', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({report: {interval_s: 60}})})).status""")
+    assert status == 403
+    assert state.config.line_crossing.report.interval_s != 60
+
+
+def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/settings")
+    form = page.locator("form.section", has=page.locator("h2#line_crossing"))
+    text = form.locator("textarea").input_value()
+    form.locator("textarea").fill(text.replace('"interval_s": 5', '"interval_s": 3', 1))
+    form.locator("button").click()
+    expect(page.locator(".error")).to_contain_text("interval_s")
+    form = page.locator("form.section", has=page.locator("h2#line_crossing"))
+    text = form.locator("textarea").input_value()
+    form.locator("textarea").fill(text.replace('"interval_s": 5', '"interval_s": 60', 1))
+    form.locator("button").click()
+    expect(page.locator(".ok")).to_contain_text("line_crossing saved")
+    assert state.config.line_crossing.report.interval_s == 60
+    page.goto(f"{base}/maintenance")
+    with page.expect_download() as download:
+        page.click("text=Download")
+    exported = tmp_path / "export.yaml"
+    download.value.save_as(exported)
+    assert "password_hash" not in exported.read_text()
+    exported.write_text(exported.read_text().replace("interval_s: 60", "interval_s: 90", 1))
+    page.set_input_files("input[type=file]", str(exported))
+    page.click("button:has-text('Import')")
+    expect(page.locator(".ok")).to_contain_text("imported")
+    assert state.config.line_crossing.report.interval_s == 90
+    page.screenshot(path=str(tmp_path / "maintenance.png"))
