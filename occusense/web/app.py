@@ -393,7 +393,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
 
     @app.get("/api/history", tags=["live"])
     async def history(_: str = Depends(user)) -> dict:
-        """Counts every 30 s over the last 24 hours (for the chart)."""
+        """Counts every 10 s over the last 24 hours (for the chart)."""
         return {"points": list(state.history)}
 
     @app.get("/api/config", tags=["config"])

@@ -22,7 +22,7 @@ from occusense.analytics.engine import FrameResult
 from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
 from occusense.track import TrackedPeople
 
-HISTORY_POINTS = 2880  # 24 h at one point every 30 s
+HISTORY_POINTS = 8640  # 24 h at one point every 10 s
 
 
 @dataclass
@@ -66,7 +66,7 @@ class SensorState:
         with self._lock:
             self.live = LiveView(image, people, ts, frame)
             self.counts = counts
-            if ts - self._last_history >= 30 or not self.history:
+            if ts - self._last_history >= 10 or not self.history:
                 self.history.append(
                     {"t": ts, **{k: v for k, v in counts.items() if isinstance(v, int)}}
                 )
