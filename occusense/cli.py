@@ -29,6 +29,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Print or check configuratio
 app.add_typer(config_app, name="config")
 io_app = typer.Typer(no_args_is_help=True, help="Read or drive the digital input/output.")
 app.add_typer(io_app, name="io")
+lora_app = typer.Typer(no_args_is_help=True, help="VS121 LoRaWAN payloads.")
+app.add_typer(lora_app, name="lorawan")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -214,6 +216,17 @@ def detect(
                 typer.echo(f"{result['image']}: {result['people']} people {points}")
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
+
+
+@lora_app.command("decode")
+def lorawan_decode(payload: Annotated[str, typer.Argument(help="uplink bytes in hex")]) -> None:
+    """Decode a VS121 uplink payload (hex) into JSON fields."""
+    from occusense.reports.lorawan import CodecError, decode
+
+    try:
+        typer.echo(json.dumps(decode(bytes.fromhex(payload.replace(" ", "")))))
+    except (ValueError, CodecError) as exc:
+        raise _fail(f"cannot decode {payload!r}: {exc}") from None
 
 
 def _pins(config: Path | None):
