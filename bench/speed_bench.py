@@ -42,6 +42,24 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def sample_config():
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.output.jsonl_path = ""
+    return config
+
+
+def read_frames(count: int, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """The first ``count`` frames of the sample, decoded (and resized) beforehand."""
+    cap = cv2.VideoCapture(VIDEO)
+    images = []
+    while len(images) < count:
+        ok, image = cap.read()
+        if not ok:
+            break
+        images.append(cv2.resize(image, size) if size else image)
+    return images
+
+
 def off_the_shelf(frames: int) -> float:
     detector = NanoDetDetector()  # one stretched inference, score 0.35
     tracker = ByteTrackTracker(frame_rate=10.0)
@@ -69,8 +87,7 @@ def off_the_shelf(frames: int) -> float:
 
 
 def ours(frames: int, **detector: object) -> tuple[float, Pipeline]:
-    config = load_config(REPO / "examples" / "vtest.yaml")
-    config.output.jsonl_path = ""
+    config = sample_config()
     for key, value in detector.items():
         setattr(config.detector, key, value)
     source = open_source(VIDEO, start_ts=0.0)
@@ -81,15 +98,9 @@ def ours(frames: int, **detector: object) -> tuple[float, Pipeline]:
 
 
 def detector_only(frames: int) -> float:
-    config = load_config(REPO / "examples" / "vtest.yaml")
+    config = sample_config()
     detector = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
-    cap = cv2.VideoCapture(VIDEO)
-    images = []
-    while len(images) < frames:
-        ok, image = cap.read()
-        if not ok:
-            break
-        images.append(image)
+    images = read_frames(frames)
     began = time.perf_counter()
     for image in images:
         detector.detect(image)
@@ -98,15 +109,8 @@ def detector_only(frames: int) -> float:
 
 def hd720(frames: int) -> float:
     """The sample upscaled to 1280x720 (no 720p footage ships with the data)."""
-    config = load_config(REPO / "examples" / "vtest.yaml")
-    config.output.jsonl_path = ""
-    cap = cv2.VideoCapture(VIDEO)
-    images = []
-    while len(images) < frames:
-        ok, image = cap.read()
-        if not ok:
-            break
-        images.append(cv2.resize(image, (1280, 720)))
+    config = sample_config()
+    images = read_frames(frames, (1280, 720))
     pipeline = Pipeline(config, 1280, 720, 10.0, 0.0)
     began = time.perf_counter()
     for i, image in enumerate(images):
@@ -115,8 +119,7 @@ def hd720(frames: int) -> float:
 
 
 def cameras(n: int, frames: int) -> float:
-    config = load_config(REPO / "examples" / "vtest.yaml")
-    config.output.jsonl_path = ""
+    config = sample_config()
     sources = [open_source(VIDEO, start_ts=0.0) for _ in range(n)]
     shared = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
     pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared) for s in sources]
@@ -130,8 +133,7 @@ def cameras(n: int, frames: int) -> float:
 
 def long_run(frames: int) -> tuple[float, float]:
     """RSS after warm-up and after ``frames`` more frames of the looped sample."""
-    config = load_config(REPO / "examples" / "vtest.yaml")
-    config.output.jsonl_path = ""
+    config = sample_config()
     pipeline = Pipeline(config, 768, 576, 10.0, 0.0)
     cap = cv2.VideoCapture(VIDEO)
 
