@@ -257,6 +257,10 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
     async def live(request: Request, _: str = Depends(user)):
         return page(request, "live.html", normal=state.config.privacy_mode is PrivacyMode.normal)
 
+    @app.get("/draw", include_in_schema=False)
+    async def draw(request: Request, _: str = Depends(user)):
+        return page(request, "draw.html")
+
     @app.get("/settings", include_in_schema=False)
     async def settings_page(
         request: Request, _: str = Depends(user), error: str = "", message: str = ""

@@ -32,7 +32,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser) -> Iterator[Page]:
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 1280, "height": 1200})
     page = context.new_page()
     yield page
     context.close()
@@ -112,3 +112,70 @@ def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
     expect(page.locator(".ok")).to_contain_text("imported")
     assert state.config.line_crossing.report.interval_s == 90
     page.screenshot(path=str(tmp_path / "maintenance.png"))
+
+
+def wait_for_picture(page: Page) -> None:
+    page.wait_for_function("document.getElementById('picture').naturalWidth > 0",
+                           timeout=20000)
+
+
+def click_at(page: Page, fx: float, fy: float, button: str = "left") -> None:
+    box = page.locator("#shapes").bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"], button=button)
+
+
+def test_draw_a_line_and_a_region_then_see_counts_rise(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
+    page.select_option("#tool", "line")
+    page.click("#clear")  # remove the example's line, then draw one top to bottom
+    for fy in (0.2, 0.85):
+        click_at(page, 0.45, fy)
+    click_at(page, 0.45, 0.85, "right")
+    page.select_option("#tool", "region")
+    for fx, fy in ((0.6, 0.35), (0.95, 0.35), (0.95, 0.7), (0.6, 0.6)):
+        click_at(page, fx, fy)
+    click_at(page, 0.6, 0.6, "right")
+    page.click("#save")
+    expect(page.locator("#message")).to_have_text("saved and applied")
+    line = state.config.line_crossing.line.points
+    assert len(line) == 2 and abs(line[0][0] - 0.45) < 0.01 and line[0][1] < line[1][1]
+    assert len(state.config.region_counting.regions) == 3
+    page.goto(f"{base}/live")
+    expect(page.locator("dd[data-count=in]")).to_be_visible(timeout=20000)
+
+    def crossings() -> int:
+        return int(page.locator("dd[data-count=in]").inner_text()) + int(
+            page.locator("dd[data-count=out]").inner_text())
+
+    for _ in range(120):  # people cross the walkway within seconds on the sample
+        if crossings() > 0:
+            break
+        page.wait_for_timeout(250)
+    assert crossings() > 0
+
+
+def test_drawing_limits_are_enforced(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
+    page.select_option("#tool", "line")
+    page.click("#clear")
+    for i in range(6):
+        click_at(page, 0.1 + 0.1 * i, 0.1 + 0.05 * (i % 2))
+    expect(page.locator("#message")).to_contain_text("at most 4 segments")
+    click_at(page, 0.5, 0.5, "right")
+    # a concave flow area is drawn but refused by the server with the reason
+    page.select_option("#tool", "flow")
+    page.click("#clear")
+    for fx, fy in ((0.1, 0.62), (0.5, 0.62), (0.2, 0.72), (0.1, 0.95)):
+        click_at(page, fx, fy)
+    click_at(page, 0.1, 0.95, "right")
+    expect(page.locator("#message")).to_contain_text("flow drawn")
+    page.click("#save")
+    expect(page.locator("#message")).to_contain_text("convex")
