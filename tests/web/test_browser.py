@@ -159,7 +159,7 @@ def test_draw_a_line_and_a_region_then_see_counts_rise(sensor, page) -> None:
 
 
 def test_drawing_limits_are_enforced(sensor, page) -> None:
-    state, base = sensor
+    _state, base = sensor
     activate(page, base)
     page.goto(f"{base}/draw")
     wait_for_picture(page)
