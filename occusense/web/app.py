@@ -28,6 +28,7 @@ from starlette.responses import StreamingResponse
 
 from occusense.config import DeviceConfig, config_to_dict
 from occusense.config.device import PrivacyMode
+from occusense.config.schedule import WEEKDAYS, Schedule
 from occusense.errors import ConfigError
 from occusense.reports.device import device_info
 from occusense.web import auth
@@ -431,6 +432,45 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         except ValueError as exc:
             raise HTTPException(400, f"not JSON: {exc}") from None
         return config_to_dict(state.config)[section]
+
+    @app.post("/api/test-connection", tags=["transports"])
+    async def test_connection(_: str = Depends(user)) -> dict:
+        """Send a test message to every configured recipient; say what failed."""
+        from occusense.transports.dispatcher import Dispatcher, has_recipients
+
+        if not has_recipients(state.config):
+            raise HTTPException(404, "no MQTT or HTTP recipient is configured")
+
+        def run() -> list[tuple[str, bool, str]]:
+            dispatcher = Dispatcher(state.config)
+            try:
+                return dispatcher.test()
+            finally:
+                dispatcher.close()
+
+        results = await asyncio.to_thread(run)
+        return {"results": [{"recipient": n, "ok": ok, "message": m} for n, ok, m in results]}
+
+    @app.post("/api/schedule/{feature}/copy", tags=["config"])
+    async def copy_schedule(feature: str, day: str, _: str = Depends(user)) -> dict:
+        """P6 "Copy to Other Days": every day gets ``day``'s periods."""
+        sections = {"region": "region_counting", "line": "line_crossing", "flow": "people_flow"}
+        if feature not in sections or day not in WEEKDAYS:
+            raise HTTPException(404, "feature is region, line or flow; day is a weekday name")
+        section = getattr(state.config, sections[feature])
+        copied = section.schedule.copy_day_to_others(day).model_dump(mode="json")
+        state.edit(sections[feature], {"schedule": copied})
+        return copied
+
+    @app.delete("/api/schedule/{feature}", tags=["config"])
+    async def reset_schedule(feature: str, _: str = Depends(user)) -> dict:
+        """P6 "Reset": the feature's schedule back to always on."""
+        sections = {"region": "region_counting", "line": "line_crossing", "flow": "people_flow"}
+        if feature not in sections:
+            raise HTTPException(404, "feature is region, line or flow")
+        default = Schedule().model_dump(mode="json")
+        state.edit(sections[feature], {"schedule": default})
+        return default
 
     @app.get("/api/export", tags=["maintenance"])
     async def export(

@@ -145,3 +145,32 @@ def test_import_of_an_export_keeps_the_secrets(tmp_path) -> None:
     assert "broker-secret" not in exported
     _import(state, exported.encode())
     assert state.config.line_crossing.report.mqtt.password.get_secret_value() == "broker-secret"
+
+
+def test_schedule_copy_reset_and_connection_test(sensor) -> None:
+    from occusense.web.auth import hash_secret
+    from tests.transports.conftest import Receiver
+
+    state, base = sensor
+    state.config.users.activated = True
+    state.config.users.password_hash = hash_secret(PASSWORD)
+    receiver = Receiver()
+    with httpx.Client() as client:
+        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert client.post(f"{base}/api/test-connection", headers=auth).status_code == 404
+        monday = {"periods": [{"start": "08:00", "end": "12:00"}, {"start": "13:00",
+                  "end": "18:00"}, {"start": "00:00", "end": "00:00"}]}
+        put = client.put(f"{base}/api/config/line_crossing", headers=auth,
+                         json={"schedule": {"monday": monday}})
+        assert put.status_code == 200
+        copied = client.post(f"{base}/api/schedule/line/copy?day=monday", headers=auth).json()
+        assert copied["friday"]["periods"][1] == {"start": "13:00", "end": "18:00"}
+        assert state.config.line_crossing.schedule.sunday.periods[0].start == "08:00"
+        client.delete(f"{base}/api/schedule/line", headers=auth)
+        assert state.config.line_crossing.schedule.sunday.periods[0].end == "24:00"
+        client.put(f"{base}/api/config/line_crossing", headers=auth, json={"report": {
+            "protocol": "http", "http": [{"enabled": True, "url": receiver.url}, {}, {}]}})
+        results = client.post(f"{base}/api/test-connection", headers=auth).json()["results"]
+        assert results[0]["ok"] and receiver.bodies[0]["event"] == "Connection Test"
+    receiver.stop()
