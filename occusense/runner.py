@@ -17,6 +17,7 @@ from occusense.pipeline import Pipeline, Sink
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
 from occusense.transports.location import LocationServer
+from occusense.web.overlay import render
 from occusense.web.state import SensorState
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class SensorRunner:
         self.state.publish(
             pipeline.image, pipeline.last_people, result, frame.timestamp, frame.index, counts
         )
+        if self.state.recording is not None and pipeline.image is not None:
+            picture = render(pipeline.image, self.state.config, pipeline.last_people, counts)
+            self.state.record(picture)
         if self.dispatcher is not None and frame.index % 10 == 0:
             self.state.transport_status = [vars(s) for s in self.dispatcher.status()]
 

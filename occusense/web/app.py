@@ -433,6 +433,30 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
             raise HTTPException(400, f"not JSON: {exc}") from None
         return config_to_dict(state.config)[section]
 
+    @app.post("/api/recording", tags=["live"])
+    async def recording(action: str = Query(pattern="^(start|stop)$"),
+                        _: str = Depends(user)) -> dict:
+        """Start or stop recording the live view (Normal privacy mode only)."""
+        if state.config.privacy_mode is not PrivacyMode.normal:
+            raise HTTPException(403, "recording is off in Blur privacy mode")
+        if action == "start":
+            try:
+                path = state.start_recording(Path(state.config.state_dir) / "recordings")
+            except RuntimeError as exc:
+                raise HTTPException(503, str(exc)) from None
+            return {"recording": True, "file": path.name}
+        stopped = state.stop_recording()
+        return {"recording": False, "file": stopped.name if stopped else None}
+
+    @app.get("/api/recordings/{name}", tags=["live"])
+    async def recorded(name: str, _: str = Depends(user)) -> Response:
+        folder = (Path(state.config.state_dir) / "recordings").resolve()
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file():
+            raise HTTPException(404, "no such recording")
+        return Response(path.read_bytes(), media_type="video/x-msvideo",
+                        headers={"Content-Disposition": f"attachment; filename={path.name}"})
+
     @app.post("/api/test-connection", tags=["transports"])
     async def test_connection(_: str = Depends(user)) -> dict:
         """Send a test message to every configured recipient; say what failed."""

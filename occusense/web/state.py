@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from occusense.analytics.engine import FrameResult
@@ -52,6 +53,8 @@ class SensorState:
         self.transport_status: list[dict] = []
         self.restart_requested = False
         self._last_history = 0.0
+        self.recording: Path | None = None
+        self._writer: cv2.VideoWriter | None = None
 
     # the pipeline side -----------------------------------------------------
     def publish(
@@ -71,6 +74,34 @@ class SensorState:
                     {"t": ts, **{k: v for k, v in counts.items() if isinstance(v, int)}}
                 )
                 self._last_history = ts
+
+    # recording (G3, Normal privacy mode only) --------------------------------------
+    def start_recording(self, folder: Path, fps: float = 10.0) -> Path:
+        with self._lock:
+            if self.recording is not None:
+                return self.recording
+            image = self.live.image
+            if image is None:
+                raise RuntimeError("no frame yet")
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / time.strftime("recording-%Y%m%d-%H%M%S.avi")
+            h, w = image.shape[:2]
+            self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
+            self.recording = path
+            return path
+
+    def record(self, picture: np.ndarray) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.write(picture)
+
+    def stop_recording(self) -> Path | None:
+        with self._lock:
+            path, self.recording = self.recording, None
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
+            return path
 
     def snapshot(self) -> LiveView:
         with self._lock:

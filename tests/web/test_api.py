@@ -174,3 +174,35 @@ def test_schedule_copy_reset_and_connection_test(sensor) -> None:
         results = client.post(f"{base}/api/test-connection", headers=auth).json()["results"]
         assert results[0]["ok"] and receiver.bodies[0]["event"] == "Connection Test"
     receiver.stop()
+
+
+def test_recording_the_live_view(sensor) -> None:
+    import cv2
+
+    from occusense.web.auth import hash_secret
+
+    state, base = sensor
+    state.config.users.activated = True
+    state.config.users.password_hash = hash_secret(PASSWORD)
+    with httpx.Client() as client:
+        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 20
+        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        started = client.post(f"{base}/api/recording?action=start", headers=auth).json()
+        time.sleep(2.0)
+        stopped = client.post(f"{base}/api/recording?action=stop", headers=auth).json()
+        assert stopped["file"] == started["file"]
+        video = client.get(f"{base}/api/recordings/{stopped['file']}", headers=auth)
+        assert video.status_code == 200
+        assert client.get(f"{base}/api/recordings/..%2Fconfig.yaml",
+                          headers=auth).status_code == 404
+    path = state.path.parent / "recorded.avi"
+    path.write_bytes(video.content)
+    cap = cv2.VideoCapture(str(path))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames >= 5  # two seconds at the sample's 10 frames/s

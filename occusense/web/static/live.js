@@ -28,3 +28,18 @@ function drawChart(points) {
   svg.append(line);
 }
 refresh(); setInterval(refresh, 1000);
+const recordButton = document.getElementById('record');
+if (recordButton) {
+  let recording = false;
+  recordButton.onclick = async () => {
+    const action = recording ? 'stop' : 'start';
+    const response = await fetch(`/api/recording?action=${action}`, {method: 'POST',
+      headers: {'X-CSRF-Token': recordButton.dataset.csrf}});
+    const body = await response.json();
+    if (!response.ok) { document.getElementById('recorded').textContent = body.detail; return; }
+    recording = body.recording;
+    recordButton.textContent = recording ? 'Stop recording' : 'Start recording';
+    const link = document.getElementById('recorded');
+    link.innerHTML = !recording && body.file ? `<a href="/api/recordings/${body.file}" download>${body.file}</a>` : '';
+  };
+}
