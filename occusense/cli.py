@@ -229,6 +229,25 @@ def lorawan_decode(payload: Annotated[str, typer.Argument(help="uplink bytes in 
         raise _fail(f"cannot decode {payload!r}: {exc}") from None
 
 
+@lora_app.command("downlink")
+def lorawan_downlink(
+    payload: Annotated[str, typer.Argument(help="downlink bytes in hex, e.g. ff4001")],
+    config: Annotated[Path, typer.Option(help="the config file to change")],
+) -> None:
+    """Validate a VS121 downlink and apply it to a config file (all or nothing)."""
+    from occusense.config import save_config
+    from occusense.reports.downlink import DownlinkError, apply
+
+    cfg = _load(config)
+    try:
+        result = apply(cfg, bytes.fromhex(payload.replace(" ", "")))
+    except (ValueError, DownlinkError) as exc:
+        raise _fail(f"downlink {payload!r} rejected: {exc}") from None
+    save_config(result.config, config)
+    typer.echo(json.dumps({"applied": result.commands, "reboot": result.reboot,
+                           "rejoin": result.rejoin, "notes": result.notes}))
+
+
 def _pins(config: Path | None):
     from occusense.dio import open_pins
 

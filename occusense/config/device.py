@@ -203,6 +203,17 @@ class LoRaWANSettings(StrictModel):
     server_host: str = "127.0.0.1"
     server_port: int = Field(1700, ge=1, le=65535)
     reporting_interval_s: int = Field(300, ge=5, le=3600)
+    channel_masks: Annotated[list[int], Field(min_length=6, max_length=6)] = Field(
+        default_factory=lambda: [0xFFFF] * 6,
+        description="enabled channels per 16-channel range (bit i = channel 16*k + i)",
+    )
+
+    @field_validator("channel_masks")
+    @classmethod
+    def _masks(cls, masks: list[int]) -> list[int]:
+        if any(not 0 <= m <= 0xFFFF for m in masks):
+            raise ValueError("each channel mask is 16 bits (0-65535)")
+        return masks
 
     _dev_eui = field_validator("dev_eui", "app_eui", "gateway_eui")(
         classmethod(lambda cls, v: _hex_of(16)(v))
