@@ -273,7 +273,8 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
             for name, value in data.items()
             if isinstance(value, dict)
         ]
-        return page(request, "settings.html", sections=sections, error=error, message=message)
+        return page(request, "settings.html", sections=sections, error=error, message=message,
+                    weekdays=WEEKDAYS)
 
     @app.post("/settings/{section}", include_in_schema=False)
     async def settings_save(

@@ -179,3 +179,21 @@ def test_drawing_limits_are_enforced(sensor, page) -> None:
     expect(page.locator("#message")).to_contain_text("flow drawn")
     page.click("#save")
     expect(page.locator("#message")).to_contain_text("convex")
+
+
+def test_settings_tools_copy_a_schedule(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    monday = {"enabled": True, "periods": [{"start": "08:00", "end": "18:00"},
+                                           {"start": "00:00", "end": "00:00"},
+                                           {"start": "00:00", "end": "00:00"}]}
+    state.edit("region_counting", {"schedule": {"monday": monday}})
+    page.goto(f"{base}/settings")
+    page.select_option("#schedule-feature", "region")
+    page.select_option("#schedule-day", "monday")
+    page.click("#schedule-copy")
+    expect(page.locator("#schedule-result")).to_contain_text("done")
+    page.wait_for_timeout(500)
+    assert state.config.region_counting.schedule.sunday.periods[0].end == "18:00"
+    page.click("#test-connection")
+    expect(page.locator("#test-results li")).to_contain_text("no MQTT or HTTP recipient")

@@ -1,0 +1,28 @@
+// Settings helpers: connection test and schedule copy/reset through the REST API.
+const tools = document.querySelector('.tools');
+const headers = {'X-CSRF-Token': tools.dataset.csrf};
+
+document.getElementById('test-connection').onclick = async () => {
+  const list = document.getElementById('test-results');
+  list.innerHTML = '<li>testing…</li>';
+  const response = await fetch('/api/test-connection', {method: 'POST', headers});
+  const body = await response.json();
+  list.innerHTML = '';
+  for (const r of body.results || [{ok: false, message: body.detail}]) {
+    const li = document.createElement('li');
+    li.textContent = (r.ok ? 'OK  ' : 'FAILED  ') + r.message;
+    li.className = r.ok ? 'ok' : 'error';
+    list.append(li);
+  }
+};
+
+async function schedule(method, suffix) {
+  const feature = document.getElementById('schedule-feature').value;
+  const response = await fetch(`/api/schedule/${feature}${suffix}`, {method, headers});
+  const out = document.getElementById('schedule-result');
+  out.textContent = response.ok ? 'done; reloading…' : (await response.json()).detail;
+  if (response.ok) setTimeout(() => location.reload(), 300);
+}
+document.getElementById('schedule-copy').onclick = () =>
+  schedule('POST', `/copy?day=${document.getElementById('schedule-day').value}`);
+document.getElementById('schedule-reset').onclick = () => schedule('DELETE', '');
