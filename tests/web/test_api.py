@@ -28,6 +28,23 @@ def test_password_rule(password, ok) -> None:
     assert (password_problem(password) is None) is ok
 
 
+def bearer(client: httpx.Client, state, base: str) -> dict[str, str]:
+    """Activate the sensor directly and get an API token for it."""
+    from occusense.web.auth import hash_secret
+
+    state.config.users.activated = True
+    state.config.users.password_hash = hash_secret(PASSWORD)
+    token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for_frames(client: httpx.Client, base: str, auth: dict[str, str], count: int) -> None:
+    deadline = time.monotonic() + 20
+    while client.get(f"{base}/api/status", headers=auth).json()["frame"] < count:
+        assert time.monotonic() < deadline, "the sensor produced no frames"
+        time.sleep(0.2)
+
+
 def csrf(client: httpx.Client, path: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
 
@@ -84,18 +101,10 @@ def test_activation_session_csrf_and_throttling(plain_sensor) -> None:
 
 def test_api_with_token(sensor) -> None:
     state, base = sensor
-    state.config.users.activated = True
-    from occusense.web.auth import hash_secret
-
-    state.config.users.password_hash = hash_secret(PASSWORD)
     with httpx.Client() as client:
+        auth = bearer(client, state, base)
         assert client.post(f"{base}/api/token", data={"password": "nope"}).status_code == 401
-        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        deadline = time.monotonic() + 20
-        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < 5:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_for_frames(client, base, auth, 5)
         status = client.get(f"{base}/api/status", headers=auth).json()
         assert "people" in status["counts"] and "in" in status["counts"]
         bad = client.put(
@@ -148,16 +157,12 @@ def test_import_of_an_export_keeps_the_secrets(tmp_path) -> None:
 
 
 def test_schedule_copy_reset_and_connection_test(sensor) -> None:
-    from occusense.web.auth import hash_secret
     from tests.transports.conftest import Receiver
 
     state, base = sensor
-    state.config.users.activated = True
-    state.config.users.password_hash = hash_secret(PASSWORD)
     receiver = Receiver()
     with httpx.Client() as client:
-        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = bearer(client, state, base)
         assert client.post(f"{base}/api/test-connection", headers=auth).status_code == 404
         monday = {"periods": [{"start": "08:00", "end": "12:00"}, {"start": "13:00",
                   "end": "18:00"}, {"start": "00:00", "end": "00:00"}]}
@@ -179,18 +184,10 @@ def test_schedule_copy_reset_and_connection_test(sensor) -> None:
 def test_recording_the_live_view(sensor) -> None:
     import cv2
 
-    from occusense.web.auth import hash_secret
-
     state, base = sensor
-    state.config.users.activated = True
-    state.config.users.password_hash = hash_secret(PASSWORD)
     with httpx.Client() as client:
-        token = client.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        deadline = time.monotonic() + 20
-        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        auth = bearer(client, state, base)
+        wait_for_frames(client, base, auth, 2)
         started = client.post(f"{base}/api/recording?action=start", headers=auth).json()
         time.sleep(2.0)
         stopped = client.post(f"{base}/api/recording?action=stop", headers=auth).json()
