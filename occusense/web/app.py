@@ -31,7 +31,7 @@ from occusense.config.device import PrivacyMode
 from occusense.config.schedule import WEEKDAYS, Schedule
 from occusense.errors import ConfigError
 from occusense.reports.device import device_info
-from occusense.web import auth
+from occusense.web import auth, forms
 from occusense.web.overlay import render
 from occusense.web.state import SensorState, merge_config
 
@@ -263,31 +263,42 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         return page(request, "draw.html")
 
     @app.get("/settings", include_in_schema=False)
-    async def settings_page(
-        request: Request, _: str = Depends(user), error: str = "", message: str = ""
-    ):
+    async def settings_page(request: Request, _: str = Depends(user), error: str = "",
+                            message: str = "", as_json: bool = Query(False, alias="json")):
         data = config_to_dict(state.config)
         data.pop("users", None)
-        sections = [
-            (name, json.dumps(value, indent=2))
-            for name, value in data.items()
-            if isinstance(value, dict)
-        ]
+        sections = []
+        for name, value in data.items():
+            if not isinstance(value, dict):
+                continue
+            model = DeviceConfig.model_fields[name].annotation
+            body = (json.dumps(value, indent=2) if as_json
+                    else forms.render(model, value, name))  # type: ignore[arg-type]
+            sections.append((name, body))
         return page(request, "settings.html", sections=sections, error=error, message=message,
-                    weekdays=WEEKDAYS)
+                    weekdays=WEEKDAYS, as_json=as_json)
 
     @app.post("/settings/{section}", include_in_schema=False)
-    async def settings_save(
-        request: Request, section: str, json_text: str = Form(alias="json"), _: str = Depends(user)
-    ):
+    async def settings_save(request: Request, section: str, _: str = Depends(user)):
+        form = await request.form()
+        as_json = "json" in form
         try:
-            values = json.loads(json_text)
-            if section == "users" or not isinstance(values, dict):
-                raise ValueError(f"{section} must be a JSON object")
+            if section == "users" or section not in DeviceConfig.model_fields:
+                raise ValueError(f"no editable section {section!r}")
+            if as_json:
+                values = json.loads(str(form["json"]))
+                if not isinstance(values, dict):
+                    raise ValueError(f"{section} must be a JSON object")
+            else:
+                fields = {key: [str(v) for v in form.getlist(key)] for key in form.keys()}
+                model = DeviceConfig.model_fields[section].annotation
+                values = forms.parse(model, fields, section)  # type: ignore[arg-type]
             state.edit(section, values)
         except (ValueError, ConfigError, KeyError) as exc:
-            return await settings_page(request, "admin", error=f"{section}: {exc}")
-        return await settings_page(request, "admin", message=f"{section} saved and applied")
+            return await settings_page(request, "admin", error=f"{section}: {exc}",
+                                       as_json=as_json)
+        return await settings_page(request, "admin", message=f"{section} saved and applied",
+                                   as_json=as_json)
 
     @app.get("/maintenance", include_in_schema=False)
     async def maintenance(request: Request, _: str = Depends(user)):

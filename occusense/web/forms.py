@@ -1,0 +1,153 @@
+"""HTML forms generated from the configuration model (SPEC G5).
+
+Every setting gets an input of its type — a checkbox, a choice list, a
+number with the model's range, a text or password field — labelled with its
+description; nested sections become fieldsets. Because the forms come from
+the same pydantic model as the API, the CLI and the config file, a new
+setting appears in the GUI by itself and is validated the same way.
+Shapes and other lists are edited as JSON (or drawn on the Draw page).
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from enum import Enum
+from html import escape
+from typing import Any, Literal
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+
+SECRET = "**********"
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional?) of ``X | None`` and ``Annotated[X, ...]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            inner, _ = _unwrap(args[0])
+            return inner, True
+    return annotation, False
+
+
+def _choices(kind: Any) -> list[str] | None:
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return [str(m.value) for m in kind]
+    if typing.get_origin(kind) is Literal:
+        return [str(a) for a in typing.get_args(kind)]
+    return None
+
+
+def _bounds(info: FieldInfo) -> str:
+    attrs = []
+    for meta in info.metadata:
+        for name, attr in (("ge", "min"), ("gt", "min"), ("le", "max"), ("lt", "max")):
+            value = getattr(meta, name, None)
+            if value is not None:
+                attrs.append(f'{attr}="{value}"')
+    return " ".join(attrs)
+
+
+def _model_list(kind: Any) -> type[BaseModel] | None:
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind) or (None,)
+        item, _ = _unwrap(item)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def render(model: type[BaseModel], data: dict[str, Any], prefix: str) -> str:
+    """The inputs of ``model`` filled with ``data``; names are dotted paths."""
+    parts = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}.{name}"
+        kind, optional = _unwrap(info.annotation)
+        value = data.get(name)
+        label = escape(name.replace("_", " "))
+        hint = (f' <small class="muted">{escape(info.description)}</small>'
+                if info.description else "")
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            parts.append(f"<fieldset><legend>{label}</legend>"
+                         f"{render(kind, value or {}, path)}</fieldset>")
+            continue
+        items = _model_list(kind)
+        if items is not None and isinstance(value, list) and name in ("http", "periods"):
+            rows = "".join(f"<fieldset><legend>{label} {i + 1}</legend>"
+                           f"{render(items, item, f'{path}.{i}')}</fieldset>"
+                           for i, item in enumerate(value))
+            parts.append(rows)
+            continue
+        parts.append(f"<label>{label} {_input(path, kind, optional, info, value)}{hint}</label>")
+    return "\n".join(parts)
+
+
+def _input(path: str, kind: Any, optional: bool, info: FieldInfo, value: Any) -> str:
+    name = escape(path)
+    choices = _choices(kind)
+    if kind is bool and not optional:
+        checked = " checked" if value else ""
+        return (f'<input type="hidden" name="{name}" value="false">'
+                f'<input type="checkbox" name="{name}" value="true"{checked}>')
+    if choices is not None:
+        options = "".join(
+            f'<option{" selected" if str(value) == c else ""}>{escape(c)}</option>'
+            for c in choices)
+        empty = "<option value=\"\">(automatic)</option>" if optional else ""
+        return f'<select name="{name}">{empty}{options}</select>'
+    if kind in (int, float):
+        step = "1" if kind is int else "any"
+        shown = "" if value is None else escape(str(value))
+        return f'<input type="number" name="{name}" step="{step}" {_bounds(info)} value="{shown}">'
+    if kind is SecretStr:
+        return f'<input type="password" name="{name}" value="{SECRET}" autocomplete="off">'
+    if kind is str:
+        return f'<input name="{name}" value="{escape(str(value or ""))}">'
+    shown = "" if value is None else escape(json.dumps(value))
+    return f'<input name="{name}" class="json" value="{shown}" spellcheck="false">'
+
+
+def parse(model: type[BaseModel], form: dict[str, list[str]], prefix: str) -> dict[str, Any]:
+    """Form fields named by :func:`render` -> a nested dict for the model."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        path = f"{prefix}.{name}"
+        kind, optional = _unwrap(info.annotation)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            out[name] = parse(kind, form, path)
+            continue
+        items = _model_list(kind)
+        if items is not None and name in ("http", "periods"):
+            count = len({k.split(".")[len(path.split("."))] for k in form
+                         if k.startswith(path + ".")})
+            out[name] = [parse(items, form, f"{path}.{i}") for i in range(count)]
+            continue
+        if path not in form:
+            continue
+        out[name] = _convert(form[path], kind, optional)
+    return out
+
+
+def _convert(values: list[str], kind: Any, optional: bool) -> Any:
+    raw = values[-1]  # a checked box comes after its hidden "false"
+    if kind is bool and not optional:
+        return raw == "true"
+    if optional and raw == "":
+        return None
+    if _choices(kind) is not None or kind in (str, SecretStr):
+        return raw
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            return raw  # let the model say what is wrong
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
