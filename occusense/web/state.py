@@ -134,6 +134,12 @@ class SensorState:
         return self.version
 
 
+def _same_shape_lists(new: Any, old: Any) -> bool:
+    """Lists of sections of equal length (the 3 HTTP URLs, the 3 periods)."""
+    return (isinstance(new, list) and isinstance(old, list) and len(new) == len(old)
+            and all(isinstance(v, dict) for v in new + old))
+
+
 def merge_config(base: dict, update: dict) -> dict:
     """Nested update: keys of ``update`` replace those of ``base``; password
     fields sent as the export's ``**********`` placeholder keep their value."""
@@ -141,6 +147,8 @@ def merge_config(base: dict, update: dict) -> dict:
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_config(out[key], value)
+        elif _same_shape_lists(value, out.get(key)):
+            out[key] = [merge_config(a, b) for a, b in zip(out[key], value, strict=True)]
         elif value == "**********" and key in out:
             continue
         else:

@@ -203,3 +203,17 @@ def test_recording_the_live_view(sensor) -> None:
     while cap.read()[0]:
         frames += 1
     assert frames >= 5  # two seconds at the sample's 10 frames/s
+
+
+def test_saving_a_section_keeps_passwords_shown_as_placeholders() -> None:
+    from occusense.config import parse_config
+    from occusense.web.state import SensorState
+
+    state = SensorState(parse_config({"line_crossing": {"report": {"http": [
+        {"enabled": True, "url": "https://x.example/r", "password": "url-secret"}, {}, {}]}}}))
+    shown = state.config.line_crossing.report.model_dump(mode="json")
+    assert shown["http"][0]["password"] == "**********"
+    shown["http"][0]["url"] = "https://y.example/r"
+    state.edit("line_crossing", {"report": shown})
+    http = state.config.line_crossing.report.http[0]
+    assert http.url == "https://y.example/r" and http.password.get_secret_value() == "url-secret"
