@@ -10,11 +10,13 @@ after saving settings.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from occusense.pipeline import Pipeline, Sink
 from occusense.sources import Frame, FrameSource, Prefetcher
+from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
 from occusense.transports.location import LocationServer
 from occusense.web.overlay import render
@@ -45,6 +47,7 @@ class SensorRunner:
         self.location: LocationServer | None = None
         self._version = -1
         self.frames = 0
+        self.d2d: tuple[D2DController, UdpD2DSender] | None = None
 
     def _build(self, start_ts: float) -> Pipeline:
         self._close_transports()
@@ -63,6 +66,11 @@ class SensorRunner:
         if has_recipients(config):
             self.dispatcher = Dispatcher(config, Path(config.state_dir) / "outbox.sqlite")
             pipeline.sinks.append(DispatcherSink(self.dispatcher, pipeline.snapshot))
+        d2d = config.d2d
+        if d2d.enabled and config.region_counting.enabled:
+            sender = UdpD2DSender(bytes.fromhex(d2d.key.get_secret_value()), d2d.udp_host,
+                                  d2d.udp_port, start_counter=int(time.time()))
+            self.d2d = (D2DController(d2d), sender)
         self._version = self.state.version
         return pipeline
 
@@ -114,10 +122,18 @@ class SensorRunner:
         if self.state.recording is not None and pipeline.image is not None:
             picture = render(pipeline.image, self.state.config, pipeline.last_people, counts)
             self.state.record(picture)
+        if self.d2d is not None and analytics.regions is not None:
+            event = self.d2d[0].update(frame.timestamp, analytics.regions.state.total)
+            if event is not None:
+                self.d2d[1].send(event.command)
+                log.info("D2D %s: sent command %s", event.state, event.command.hex())
         if self.dispatcher is not None and frame.index % 10 == 0:
             self.state.transport_status = [vars(s) for s in self.dispatcher.status()]
 
     def _close_transports(self) -> None:
+        if self.d2d is not None:
+            self.d2d[1].close()
+            self.d2d = None
         if self.dispatcher is not None:
             self.dispatcher.close(drain_s=2.0)
             self.dispatcher = None

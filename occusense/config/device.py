@@ -231,6 +231,8 @@ class D2DSettings(StrictModel):
     vacant_enabled: bool = True
     vacant_command: str = "0001"
     vacant_delay_s: int = Field(60, ge=1, le=3600)
+    udp_host: str = Field("255.255.255.255", description="where D2D frames go (UDP)")
+    udp_port: int = Field(9696, ge=1, le=65535)
 
     _commands = field_validator("occupied_command", "vacant_command")(
         classmethod(lambda cls, v: _hex_of(4)(v))
