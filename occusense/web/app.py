@@ -337,7 +337,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
 
     @app.post("/maintenance/restart", include_in_schema=False)
     async def restart_page(request: Request, _: str = Depends(user)):
-        state.restart_requested = True
+        # a new config version makes the run loop build a fresh pipeline
         state.apply(config_to_dict(state.config, include_secrets=True), "restart")
         return page(request, "maintenance.html", message="restarting the pipeline")
 

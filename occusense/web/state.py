@@ -51,7 +51,6 @@ class SensorState:
         self.counts: dict[str, Any] = {}
         self.history: collections.deque = collections.deque(maxlen=HISTORY_POINTS)
         self.transport_status: list[dict] = []
-        self.restart_requested = False
         self._last_history = 0.0
         self.recording: Path | None = None
         self._writer: cv2.VideoWriter | None = None
