@@ -22,7 +22,7 @@ import numpy as np
 from occusense.config import parse_config
 from occusense.detect.presets import make_ceiling_detector
 from occusense.evaluation.mot import load_mot
-from occusense.evaluation.overhead import SceneMaker
+from occusense.evaluation.overhead import SceneMaker, random_scenes
 from occusense.pipeline import Pipeline
 from occusense.sources import Frame
 
@@ -32,12 +32,8 @@ QUARTER = [[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]]
 
 
 def scenes(maker: SceneMaker, size: int, height: float, count: int):
-    for seed in range(count):
-        rng = np.random.default_rng(seed)
-        n = int(rng.integers(1, 9))
-        angles = rng.choice(np.arange(0, 360, 40), n, replace=False) + rng.uniform(0, 10, n)
-        polar = [(float(rng.uniform(0.4, 0.85)), float(a)) for a in angles]
-        yield maker.scene(size, polar, height, seed)
+    return random_scenes(maker, size, height, count, max_people=8, angle_step=40,
+                         jitter=10, radii=(0.4, 0.85))
 
 
 def accuracy(maker: SceneMaker, size: int, height: float, count: int) -> None:

@@ -66,6 +66,7 @@ class SensorRunner:
         if has_recipients(config):
             self.dispatcher = Dispatcher(config, Path(config.state_dir) / "outbox.sqlite")
             pipeline.sinks.append(DispatcherSink(self.dispatcher, pipeline.snapshot))
+            log.info("reports also go to: %s", ", ".join(self.dispatcher.recipients()))
         d2d = config.d2d
         if d2d.enabled and config.region_counting.enabled:
             sender = UdpD2DSender(bytes.fromhex(d2d.key.get_secret_value()), d2d.udp_host,

@@ -52,9 +52,6 @@ class PolygonZone:
             return np.zeros(0, dtype=bool)
         return shapely.contains_xy(self.shape, xy[:, 0], xy[:, 1])
 
-    def boundary_distance(self, xy: np.ndarray) -> np.ndarray:
-        return shapely.distance(self.shape.exterior, shapely.points(xy))
-
 
 @dataclass(frozen=True)
 class Crossing:

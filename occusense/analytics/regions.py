@@ -162,7 +162,3 @@ class RegionCounter:
         self._table.clear()
         self._last_in[:] = -np.inf
         self.state = RegionState(0, (0,) * self.mapped_regions)
-
-    def people(self) -> list[int]:
-        """IDs of the people counted now."""
-        return [int(i) for i in self._table.ids if i >= 0]

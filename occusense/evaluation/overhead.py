@@ -86,6 +86,27 @@ class SceneMaker:
         return OverheadScene(image, np.array(points), np.array(heights))
 
 
+def random_scenes(
+    maker: SceneMaker,
+    size: int,
+    height: float,
+    count: int,
+    max_people: int,
+    angle_step: int,
+    jitter: float,
+    radii: tuple[float, float],
+):
+    """``count`` seeded scenes of 1..``max_people`` people at distinct angles
+    (multiples of ``angle_step`` plus up to ``jitter`` degrees) and random radii."""
+    for seed in range(count):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, max_people + 1))
+        angles = rng.choice(np.arange(0, 360, angle_step), n, replace=False)
+        angles = angles + rng.uniform(0, jitter, n)
+        polar = [(float(rng.uniform(*radii)), float(a)) for a in angles]
+        yield maker.scene(size, polar, height, seed)
+
+
 def _people(image: np.ndarray, gt: MotTracks, frame: int) -> list[PersonCrop]:
     """Whole, unoccluded, tall enough people of one frame, with a margin of
     their surroundings (a detector needs some context)."""

@@ -126,11 +126,6 @@ class SensorState:
         data[section] = merge_config(current, values) if isinstance(current, dict) else values
         return self.apply(data, f"section {section}")
 
-    def wait_version(self, seen: int, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while self.version == seen and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.version
 
 
 def _same_shape_lists(new: Any, old: Any) -> bool:

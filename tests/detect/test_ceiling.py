@@ -16,7 +16,7 @@ from occusense.config import parse_config
 from occusense.detect.ceiling import PolarUnwrap
 from occusense.detect.presets import make_ceiling_detector
 from occusense.evaluation.mot import load_mot
-from occusense.evaluation.overhead import SceneMaker
+from occusense.evaluation.overhead import SceneMaker, random_scenes
 from tests.conftest import PETS_GT, REPO, check_shapes
 
 CEILING = {"mounting": {"mount": "ceiling"}}
@@ -65,12 +65,8 @@ def test_rectilinear_keeps_far_people_smaller_in_the_panorama() -> None:
 
 
 def scenes(maker: SceneMaker, size: int, height: float, count: int):
-    for seed in range(count):
-        rng = np.random.default_rng(seed)
-        n = int(rng.integers(1, 7))
-        angles = rng.choice(np.arange(0, 360, 45), n, replace=False) + rng.uniform(0, 8, n)
-        polar = [(float(rng.uniform(0.45, 0.85)), float(a)) for a in angles]
-        yield maker.scene(size, polar, height, seed)
+    return random_scenes(maker, size, height, count, max_people=6, angle_step=45,
+                         jitter=8, radii=(0.45, 0.85))
 
 
 def match(found: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, np.ndarray]:

@@ -137,6 +137,15 @@ def wait_for_picture(page: Page) -> None:
                            timeout=20000)
 
 
+def open_draw_without_line(page: Page, base: str) -> None:
+    """The Draw page with the example's line removed and the line tool picked."""
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
+    page.select_option("#tool", "line")
+    page.click("#clear")
+
+
 def click_at(page: Page, fx: float, fy: float, button: str = "left") -> None:
     box = page.locator("#shapes").bounding_box()
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"], button=button)
@@ -145,11 +154,7 @@ def click_at(page: Page, fx: float, fy: float, button: str = "left") -> None:
 def test_draw_a_line_and_a_region_then_see_counts_rise(sensor, page) -> None:
     state, base = sensor
     activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
-    expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
-    page.select_option("#tool", "line")
-    page.click("#clear")  # remove the example's line, then draw one top to bottom
+    open_draw_without_line(page, base)  # then draw one top to bottom
     for fy in (0.2, 0.85):
         click_at(page, 0.45, fy)
     click_at(page, 0.45, 0.85, "right")
@@ -179,11 +184,7 @@ def test_draw_a_line_and_a_region_then_see_counts_rise(sensor, page) -> None:
 def test_drawing_limits_are_enforced(sensor, page) -> None:
     _state, base = sensor
     activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
-    expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
-    page.select_option("#tool", "line")
-    page.click("#clear")
+    open_draw_without_line(page, base)
     for i in range(6):
         click_at(page, 0.1 + 0.1 * i, 0.1 + 0.05 * (i % 2))
     expect(page.locator("#message")).to_contain_text("at most 4 segments")
