@@ -3,8 +3,10 @@
 1. The off-the-shelf chain: OpenCV decode, NanoDet (one stretched 416x416
    inference), ByteTrack from the ``trackers`` package, supervision's
    LineZone, in one plain loop.
-2. occusense's whole pipeline with the default settings (tiled detection),
-   with ``detector.tiling: false``, and with ``detector.frame_stride: 2``.
+2. occusense's whole pipeline with the default settings (two 416 px tiles
+   a frame, two frames detected at once on one core each), with
+   ``detector.input: whole`` (one inference a frame at the frame's aspect),
+   ``stretched`` (the chain's input), and ``detect_every: 2``.
 3. The detector alone on the same decoded frames (the overhead reference).
 4. N cameras in one process (the sample, looped), round robin.
 5. Resident memory at start and end of a long run.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -27,7 +31,7 @@ from trackers import ByteTrackTracker
 from occusense.config import load_config
 from occusense.detect.nanodet import NanoDetDetector
 from occusense.detect.presets import settings_for
-from occusense.pipeline import Pipeline, run_source
+from occusense.pipeline import Pipeline, detect_ahead, run_source
 from occusense.sources import Frame, open_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,42 +101,64 @@ def ours(frames: int, **detector: object) -> tuple[float, Pipeline]:
     return count / (time.perf_counter() - began), pipeline
 
 
-def detector_only(frames: int) -> float:
+def detector_only(frames: int, **detector: object) -> float:
+    """The pipeline's detector alone, as the pipeline runs it (one core per
+    inference, ``threads`` frames at once), on frames decoded beforehand."""
     config = sample_config()
-    detector = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
+    for key, value in detector.items():
+        setattr(config.detector, key, value)
+    found = NanoDetDetector(
+        settings_for(config.detector, config.general.recognition_scheme), threads=1
+    )
     images = read_frames(frames)
     began = time.perf_counter()
-    for image in images:
-        detector.detect(image)
+    with ThreadPoolExecutor(config.detector.threads) as pool:
+        list(pool.map(found.detect, images))
     return len(images) / (time.perf_counter() - began)
 
 
-def hd720(frames: int) -> float:
+def hd720(frames: int, **detector: object) -> float:
     """The sample upscaled to 1280x720 (no 720p footage ships with the data)."""
     config = sample_config()
+    for key, value in detector.items():
+        setattr(config.detector, key, value)
     images = read_frames(frames, (1280, 720))
     pipeline = Pipeline(config, 1280, 720, 10.0, 0.0)
     began = time.perf_counter()
-    for i, image in enumerate(images):
-        pipeline.step(Frame(image, i, i / 10))
+    frames = (Frame(image, i, i / 10) for i, image in enumerate(images))
+    for planned in detect_ahead(pipeline, frames, pipeline.workers):
+        pipeline.step(planned)
     return len(images) / (time.perf_counter() - began)
 
 
 def cameras(n: int, frames: int) -> float:
+    """``n`` cameras in one process sharing one detector and its 2 cores:
+    frames of all cameras, round robin, are detected two at a time, and each
+    camera tracks and counts its own frames in order."""
     config = sample_config()
     sources = [open_source(VIDEO, start_ts=0.0) for _ in range(n)]
-    shared = NanoDetDetector(settings_for(config.detector, config.general.recognition_scheme))
+    shared = NanoDetDetector(
+        settings_for(config.detector, config.general.recognition_scheme), threads=1
+    )
     pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared) for s in sources]
     streams = [s.frames() for s in sources]
+    window: deque = deque()
     began = time.perf_counter()
-    for _ in range(frames):
-        for pipeline, stream in zip(pipelines, streams, strict=True):
-            pipeline.step(next(stream))
+    with ThreadPoolExecutor(config.detector.threads) as pool:
+        for _ in range(frames):
+            for pipeline, stream in zip(pipelines, streams, strict=True):
+                window.append((pipeline, pipeline.plan(next(stream), pool)))
+                if len(window) > config.detector.threads:
+                    ready, planned = window.popleft()
+                    ready.step(planned)
+        for ready, planned in window:
+            ready.step(planned)
     return frames / (time.perf_counter() - began)
 
 
 def long_run(frames: int) -> tuple[float, float]:
-    """RSS after warm-up and after ``frames`` more frames of the looped sample."""
+    """RSS after warm-up and after ``frames`` more frames of the looped sample
+    (the media time of ``frames`` at 10 frames/s: 36000 frames = 1 hour)."""
     config = sample_config()
     pipeline = Pipeline(config, 768, 576, 10.0, 0.0)
     cap = cv2.VideoCapture(VIDEO)
@@ -144,12 +170,24 @@ def long_run(frames: int) -> tuple[float, float]:
             ok, image = cap.read()
         return Frame(image, i, i / 10)
 
-    for i in range(100):
-        pipeline.step(frame(i))
+    def run(first: int, count: int) -> None:
+        stream = (frame(i) for i in range(first, first + count))
+        for planned in detect_ahead(pipeline, stream, pipeline.workers):
+            pipeline.step(planned)
+
+    run(0, 100)
     start = rss_mb()
-    for i in range(100, 100 + frames):
-        pipeline.step(frame(i))
+    run(100, frames)
     return start, rss_mb()
+
+
+VARIANTS = {
+    "defaults (2 tiles a frame)": {},
+    "input: whole (1 inference a frame)": {"input": "whole"},
+    "input: stretched (the chain's input)": {"input": "stretched"},
+    "detect_every: 2": {"detect_every": 2},
+    "input: whole, detect_every: 2": {"input": "whole", "detect_every": 2},
+}
 
 
 def main() -> None:
@@ -157,30 +195,19 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=795)
     parser.add_argument("--long-frames", type=int, default=3000)
     args = parser.parse_args()
-    print(f"vtest.avi 768x576, {args.frames} frames, 2 ONNX Runtime threads")
-    print(
-        f"off-the-shelf chain (NanoDet 416 + ByteTrack + LineZone): "
-        f"{off_the_shelf(args.frames):6.1f} frames/s"
-    )
-    rate, _ = ours(args.frames)
-    print(f"occusense, defaults (tiled detection):                    {rate:6.1f} frames/s")
-    det = detector_only(args.frames)
-    print(
-        f"  detector alone on the same frames:                      {det:6.1f} frames/s"
-        f"  -> pipeline overhead {det / rate - 1:+.1%}"
-    )
-    print(
-        f"occusense, tiling off:                                    "
-        f"{ours(args.frames, tiling=False)[0]:6.1f} frames/s"
-    )
-    print(
-        f"occusense, frame_stride 2:                                "
-        f"{ours(args.frames, frame_stride=2)[0]:6.1f} frames/s"
-    )
-    print(
-        f"occusense, defaults, 1280x720 frames (decoded beforehand):  "
-        f"{hd720(min(args.frames, 300)):6.1f} frames/s"
-    )
+    print(f"vtest.avi 768x576, {args.frames} frames, 2 cores for inference")
+    chain = off_the_shelf(args.frames)
+    print(f"off-the-shelf chain (NanoDet 416 + ByteTrack + LineZone): {chain:6.1f} frames/s")
+    for label, detector in VARIANTS.items():
+        rate, _ = ours(args.frames, **detector)
+        alone = detector_only(args.frames, **detector)
+        print(
+            f"occusense, {label:38s} {rate:6.1f} frames/s = {rate / chain:4.2f}x the chain; "
+            f"detector alone {alone:6.1f} -> pipeline overhead {alone / rate - 1:+.1%}"
+        )
+    for label, detector in list(VARIANTS.items())[:2]:
+        rate = hd720(min(args.frames, 300), **detector)
+        print(f"occusense, {label}, 1280x720 frames (decoded beforehand): {rate:6.1f} frames/s")
     for n in (1, 2, 4, 8):
         per = cameras(n, max(40, 200 // n))
         print(f"{n} camera(s) in one process: {per:6.1f} frames/s each, {per * n:6.1f} total")

@@ -11,7 +11,9 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,7 +25,7 @@ from occusense.analytics.geometry import anchor_points
 from occusense.clock import DeviceClock
 from occusense.config.device import Mount
 from occusense.config.model import DeviceConfig
-from occusense.detect import Detector, make_detector
+from occusense.detect import Detections, Detector, make_detector
 from occusense.detect.masks import MaskPainter
 from occusense.detect.presets import make_ceiling_detector
 from occusense.dio import EdgeDetector, Pins, open_pins
@@ -59,13 +61,43 @@ class StageTimes:
 
 
 def _detector_for(config: DeviceConfig, width: int, height: int) -> Detector:
+    """One core per inference: the pipeline runs ``detector.threads``
+    inferences at once (:func:`detect_ahead`)."""
     if config.mounting.mount is Mount.ceiling:
-        return make_ceiling_detector(config, width, height)
-    return make_detector(config.detector, config.general.recognition_scheme)
+        return make_ceiling_detector(config, width, height, threads=1)
+    return make_detector(config.detector, config.general.recognition_scheme, threads=1)
+
+
+@dataclass
+class Detected:
+    """One frame's detections: the image they were found in (masks painted)."""
+
+    image: np.ndarray
+    found: Detections
+
+
+@dataclass
+class PlannedFrame:
+    """A frame on its way through the pipeline.
+
+    Attributes:
+        analysed: False for frames skipped by ``detector.frame_stride``.
+        detection: gives the frame's :class:`Detected` (waiting for a worker
+            thread if need be), or None between detections
+            (``detector.detect_every``), where people are predicted.
+    """
+
+    frame: Frame
+    analysed: bool
+    detection: Callable[[], Detected] | None = None
 
 
 class PeopleFinder:
     """Masks, detector and tracker: frames in, people with stable IDs out.
+
+    Detection (:meth:`detect`) may run on worker threads, several frames at
+    once (:func:`detect_ahead`); tracking (:meth:`track`) takes the frames
+    back in order.
 
     Args:
         config: the device configuration (masks, detector, position rule).
@@ -86,26 +118,48 @@ class PeopleFinder:
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
-        self.tracker = PersonTracker(frame_rate=fps / self.stride)
+        self.detect_every = config.detector.detect_every
+        self.tracker = PersonTracker(frame_rate=fps / (self.stride * self.detect_every))
         self.detect_s = 0.0
         self.track_s = 0.0
         self.skipped = 0
+        self._analysed = 0
         self.last_image: np.ndarray | None = None
 
     def wants(self, frame: Frame) -> bool:
         """Whether this frame is analysed (every ``detector.frame_stride``-th)."""
         return frame.index % self.stride == 0
 
-    def find(self, frame: Frame) -> TrackedPeople:
+    def next_detects(self) -> bool:
+        """Called once per analysed frame, in order: whether the detector
+        runs on it (every ``detector.detect_every``-th analysed frame)."""
+        self._analysed += 1
+        return (self._analysed - 1) % self.detect_every == 0
+
+    def detect(self, frame: Frame) -> Detected:
+        """Masks painted, people detected, masked people dropped (thread-safe)."""
         t0 = time.perf_counter()
-        self.last_image = self.masks.paint(frame.image)
-        found = self.detector.detect(self.last_image)
-        found = self.masks.drop_masked(found, self.centre)
-        t1 = time.perf_counter()
-        people = self.tracker.update(found, frame.timestamp)
-        self.detect_s += t1 - t0
-        self.track_s += time.perf_counter() - t1
+        image = self.masks.paint(frame.image)
+        found = self.masks.drop_masked(self.detector.detect(image), self.centre)
+        self.detect_s += time.perf_counter() - t0
+        return Detected(image, found)
+
+    def track(self, frame: Frame, detected: Detected | None) -> TrackedPeople:
+        """People of ``frame`` with stable IDs: tracked from its detections,
+        or, between detections, predicted from their motion."""
+        t0 = time.perf_counter()
+        if detected is None:
+            self.last_image = self.masks.paint(frame.image)
+            people = self.tracker.predict(frame.timestamp)
+        else:
+            self.last_image = detected.image
+            people = self.tracker.update(detected.found, frame.timestamp)
+        self.track_s += time.perf_counter() - t0
         return people
+
+    def find(self, frame: Frame) -> TrackedPeople:
+        """Detect (or predict) and track one analysed frame, here and now."""
+        return self.track(frame, self.detect(frame) if self.next_detects() else None)
 
     def finish(self) -> list[int]:
         return self.tracker.finish()
@@ -140,6 +194,8 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.finder = PeopleFinder(config, width, height, fps, detector)
+        # frames detected at once by run_source / the sensor runner
+        self.workers = config.detector.threads
         self.analytics = Analytics(config, width, height)
         clock = DeviceClock(config.time.timezone)
         bodies = ReportBodies(device_info(config.device), clock)
@@ -159,13 +215,30 @@ class Pipeline:
         self._snapshot: tuple[int, str] | None = None
         self._frame_index = -1
 
-    def step(self, frame: Frame) -> FrameResult | None:
-        """Process one frame; send the reports it makes due. Frames skipped by
-        ``detector.frame_stride`` return None."""
-        if not self.finder.wants(frame):
+    def plan(self, frame: Frame, pool: Executor | None = None) -> PlannedFrame:
+        """Decide, in frame order, what ``frame`` needs; its detection starts
+        on ``pool`` (or runs here without one)."""
+        finder = self.finder
+        if not finder.wants(frame):
+            return PlannedFrame(frame, analysed=False)
+        if not finder.next_detects():
+            return PlannedFrame(frame, analysed=True)
+        if pool is None:
+            detected = finder.detect(frame)
+            return PlannedFrame(frame, True, lambda: detected)
+        return PlannedFrame(frame, True, pool.submit(finder.detect, frame).result)
+
+    def step(self, frame: Frame | PlannedFrame) -> FrameResult | None:
+        """Process one frame (planned by :meth:`plan`, or not yet); send the
+        reports it makes due. Frames skipped by ``detector.frame_stride``
+        return None."""
+        planned = frame if isinstance(frame, PlannedFrame) else self.plan(frame)
+        frame = planned.frame
+        if not planned.analysed:
             self.finder.skipped += 1
             return None
-        people = self.finder.find(frame)
+        detected = planned.detection() if planned.detection is not None else None
+        people = self.finder.track(frame, detected)
         self.image, self._frame_index = self.finder.last_image, frame.index
         t2 = time.perf_counter()
         result = self.analytics.update(frame.timestamp, people, self._staff_pulse())
@@ -257,6 +330,42 @@ class Pipeline:
             sink.close()
 
 
+def detect_ahead(
+    pipeline: Pipeline,
+    frames: Iterator[Frame],
+    workers: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[PlannedFrame]:
+    """``frames`` planned by ``pipeline``, in order, with up to ``workers``
+    detections running at once on worker threads.
+
+    ONNX Runtime spreads one small inference over two cores poorly (measured:
+    1.1x the speed of one core); two frames detected at once, one core each,
+    run at up to 1.8x (bench/RESULTS.md). Tracking and counting stay in frame
+    order on the caller's thread. Once ``stop()`` is true no more frames are
+    taken from ``frames`` (the caller may go on with them) and the frames in
+    flight are handed out.
+    """
+    if workers <= 1:
+        for frame in frames:
+            yield pipeline.plan(frame)
+            if stop():
+                return
+        return
+    window: deque[PlannedFrame] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="detect") as pool:
+        for frame in frames:
+            window.append(pipeline.plan(frame, pool))
+            # one more in the window than workers: a worker never waits for
+            # the caller to take a result
+            if len(window) > workers:
+                yield window.popleft()
+            if stop():
+                break
+        while window:
+            yield window.popleft()
+
+
 def run_source(
     pipeline: Pipeline,
     source: FrameSource,
@@ -267,10 +376,10 @@ def run_source(
     count = 0
     frames = Prefetcher(source)
     try:
-        for frame in frames:
-            result = pipeline.step(frame)
+        for planned in detect_ahead(pipeline, iter(frames), pipeline.workers):
+            result = pipeline.step(planned)
             if on_frame:
-                on_frame(frame, result)
+                on_frame(planned.frame, result)
             count += 1
             if max_frames is not None and count >= max_frames:
                 break

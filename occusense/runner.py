@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import chain
 from pathlib import Path
 
-from occusense.pipeline import Pipeline, Sink
+from occusense.pipeline import Pipeline, Sink, detect_ahead
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
@@ -81,19 +82,14 @@ class SensorRunner:
         on_frame: Callable[[Frame], None] | None = None,
     ) -> int:
         frames = Prefetcher(self.source)
+        stream = iter(frames)
         try:
-            for frame in frames:
-                if self.pipeline is None or self.state.version != self._version:
-                    if self.pipeline is not None:
-                        log.info("configuration changed: applying it")
-                        self.pipeline.finish()
-                    self.pipeline = self._build(frame.timestamp)
-                result = self.pipeline.step(frame)
-                self._publish(frame, result)
-                self.frames += 1
-                if on_frame:
-                    on_frame(frame)
-                if max_frames is not None and self.frames >= max_frames:
+            while max_frames is None or self.frames < max_frames:
+                first = next(stream, None)
+                if first is None:
+                    break
+                self._rebuild(first.timestamp)
+                if not self._run_pipeline(chain([first], stream), max_frames, on_frame):
                     break
             if self.pipeline is not None:
                 self.pipeline.finish()
@@ -101,6 +97,34 @@ class SensorRunner:
             frames.close()
             self._close_transports()
         return self.frames
+
+    def _rebuild(self, ts: float) -> None:
+        if self.pipeline is not None:
+            log.info("configuration changed: applying it")
+            self.pipeline.finish()
+        self.pipeline = self._build(ts)
+
+    def _run_pipeline(
+        self,
+        frames: Iterator[Frame],
+        max_frames: int | None,
+        on_frame: Callable[[Frame], None] | None,
+    ) -> bool:
+        """Feed ``frames`` through the current pipeline until the configuration
+        changes (True: go on with a new one) or the frames or ``max_frames``
+        run out (False)."""
+        pipeline = self.pipeline
+        assert pipeline is not None
+        changed = lambda: self.state.version != self._version  # noqa: E731
+        for planned in detect_ahead(pipeline, frames, pipeline.workers, stop=changed):
+            result = pipeline.step(planned)
+            self._publish(planned.frame, result)
+            self.frames += 1
+            if on_frame:
+                on_frame(planned.frame)
+            if max_frames is not None and self.frames >= max_frames:
+                return False
+        return changed()
 
     def _publish(self, frame: Frame, result) -> None:
         pipeline = self.pipeline

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from occusense.config.base import RelCoord, StrictModel
 
@@ -106,6 +106,14 @@ class PowerLineFrequency(StrEnum):
     hz60 = "60"
 
 
+class DetectorInput(StrEnum):
+    """How a frame becomes the detector's input (see ``detect.nanodet``)."""
+
+    whole = "whole"
+    tiles = "tiles"
+    stretched = "stretched"
+
+
 class DetectorSettings(StrictModel):
     """Which detector runs and how (P2); thresholds come from the scheme."""
 
@@ -115,12 +123,41 @@ class DetectorSettings(StrictModel):
     score_threshold: float | None = Field(
         None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
     )
-    tiling: bool | None = Field(
-        None, description="overrides the scheme: detect on 416 px tiles (better, slower)"
+    input: DetectorInput = Field(
+        DetectorInput.tiles,
+        description="whole = the frame at its own aspect in one inference; tiles = "
+        "overlapping square tiles (as accurate, slower); stretched = squeezed into one "
+        "square (fastest, less accurate)",
+    )
+    short_side: int = Field(
+        416,
+        ge=160,
+        le=1088,
+        multiple_of=32,
+        description="pixels of the frame's short side at the model (smaller = faster, "
+        "misses small people)",
+    )
+    detect_every: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="run the detector on every n-th analysed frame; people are "
+        "predicted from their motion in between",
     )
     frame_stride: int = Field(
         1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_tiling(cls, data: Any) -> Any:
+        """Configs of 0.1 said ``tiling: true|false``; it became ``input``."""
+        if isinstance(data, dict) and "tiling" in data:
+            data = dict(data)
+            tiling = data.pop("tiling")
+            if tiling is not None and "input" not in data:
+                data["input"] = "tiles" if tiling else "stretched"
+        return data
 
 
 class GeneralSettings(StrictModel):

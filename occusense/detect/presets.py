@@ -22,10 +22,10 @@ from occusense.errors import ConfigError
 
 SCHEMES = {
     RecognitionScheme.algorithm_1: DetectorSettings(
-        score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2, tiled=True
+        score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2
     ),
     RecognitionScheme.algorithm_2: DetectorSettings(
-        score_threshold=0.4, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0, tiled=True
+        score_threshold=0.4, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0
     ),
 }
 
@@ -38,7 +38,8 @@ def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorS
         score_threshold=(
             base.score_threshold if config.score_threshold is None else config.score_threshold
         ),
-        tiled=base.tiled if config.tiling is None else config.tiling,
+        input=config.input,
+        short_side=config.short_side,
     )
 
 
@@ -46,9 +47,11 @@ def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorS
 CEILING_THRESHOLD_DROP = 0.15
 
 
-def make_ceiling_detector(config: DeviceConfig, width: int, height: int) -> CeilingDetector:
+def make_ceiling_detector(
+    config: DeviceConfig, width: int, height: int, threads: int | None = None
+) -> CeilingDetector:
     """The configured detector run on the unwrapped image of a ceiling camera."""
-    base = make_detector(config.detector, config.general.recognition_scheme)
+    base = make_detector(config.detector, config.general.recognition_scheme, threads)
     assert isinstance(base, NanoDetDetector)
     if config.detector.score_threshold is None:
         lowered = max(0.1, base.settings.score_threshold - CEILING_THRESHOLD_DROP)
@@ -60,11 +63,17 @@ def make_ceiling_detector(config: DeviceConfig, width: int, height: int) -> Ceil
     return CeilingDetector(base, unwrap, used_area(config, width, height))
 
 
-def make_detector(config: DetectorConfig, scheme: RecognitionScheme) -> Detector:
-    """Build the configured detector backend."""
+def make_detector(
+    config: DetectorConfig, scheme: RecognitionScheme, threads: int | None = None
+) -> Detector:
+    """Build the configured detector backend; ``threads`` (default
+    ``config.threads``) are the cores one inference is spread over."""
     if config.backend != "nanodet":
         raise ConfigError(f"detector.backend: unknown backend {config.backend!r}")
     model = Path(config.model_path) if config.model_path else DEFAULT_MODEL
     if not model.is_file():
         raise ConfigError(f"detector.model_path: {model} does not exist")
-    return NanoDetDetector(settings_for(config, scheme), model, config.threads)
+    try:
+        return NanoDetDetector(settings_for(config, scheme), model, threads or config.threads)
+    except ValueError as exc:
+        raise ConfigError(f"detector: {exc}") from exc

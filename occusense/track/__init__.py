@@ -71,6 +71,9 @@ class PersonTracker:
             high_conf_det_threshold=activation_threshold + 0.1,
         )
         self.identity = IdentityStitcher(max_gap_s=stitch_gap_s)
+        self._last = TrackedPeople()
+        self._last_ts = 0.0
+        self._velocity = np.zeros((0, 4), np.float32)  # box corners, px/s
 
     def update(self, found: Detections, timestamp: float) -> TrackedPeople:
         dets = sv.Detections(
@@ -85,7 +88,32 @@ class PersonTracker:
             tracked = out.tracker_id >= 0
             raw_ids, boxes = out.tracker_id[tracked].astype(np.int64), out.xyxy[tracked]
         ids, ended = self.identity.update(raw_ids, boxes, timestamp)
-        return TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
+        people = TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
+        self._remember(people, timestamp)
+        return people
+
+    def _remember(self, people: TrackedPeople, ts: float) -> None:
+        """Keep each person's box velocity (smoothed) for :meth:`predict`."""
+        velocity = np.zeros((len(people), 4), np.float32)
+        dt = ts - self._last_ts
+        if len(self._last) and len(people) and dt > 0:
+            before = {pid: row for row, pid in enumerate(self._last.ids.tolist())}
+            rows = [
+                (row, before[pid]) for row, pid in enumerate(people.ids.tolist()) if pid in before
+            ]
+            if rows:
+                now, then = np.array(rows).T
+                moved = (people.boxes[now] - self._last.boxes[then]) / dt
+                velocity[now] = 0.5 * moved + 0.5 * self._velocity[then]
+        self._last, self._last_ts, self._velocity = people, ts, velocity
+
+    def predict(self, timestamp: float) -> TrackedPeople:
+        """The people of the last update, moved on by their velocity to
+        ``timestamp``: the frames between two detections (``detect_every``)."""
+        last = self._last
+        dt = max(0.0, timestamp - self._last_ts)
+        boxes = (last.boxes + self._velocity * dt).astype(np.float32)
+        return TrackedPeople(last.ids, boxes, [], last.raw_ids)
 
     def finish(self) -> list[int]:
         """End every open track (end of a file)."""
