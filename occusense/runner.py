@@ -20,6 +20,7 @@ from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
 from occusense.transports.location import LocationServer
+from occusense.transports.lorawan.link import LoRaWANLink
 from occusense.web.overlay import render
 from occusense.web.state import SensorState
 
@@ -49,6 +50,7 @@ class SensorRunner:
         self._version = -1
         self.frames = 0
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
+        self.lorawan: LoRaWANLink | None = None
 
     def _build(self, start_ts: float) -> Pipeline:
         self._close_transports()
@@ -74,7 +76,20 @@ class SensorRunner:
                                   d2d.udp_port, start_counter=int(time.time()))
             self.d2d = (D2DController(d2d), sender)
         self._version = self.state.version
+        self._lorawan_for(config)
+        if self.lorawan is not None:
+            pipeline.sinks.append(self.lorawan.sink)
         return pipeline
+
+    def _lorawan_for(self, config) -> None:
+        """W3: the end device lives across pipeline rebuilds (a downlink
+        rebuilds the pipeline); a change of its own settings restarts it."""
+        wanted = config.lorawan if config.lorawan.enabled else None
+        if self.lorawan is not None and self.lorawan.settings != wanted:
+            self.lorawan.close()
+            self.lorawan = None
+        if wanted is not None and self.lorawan is None:
+            self.lorawan = LoRaWANLink(self.state)
 
     def run(
         self,
@@ -96,6 +111,9 @@ class SensorRunner:
         finally:
             frames.close()
             self._close_transports()
+            if self.lorawan is not None:
+                self.lorawan.close()
+                self.lorawan = None
         return self.frames
 
     def _rebuild(self, ts: float) -> None:

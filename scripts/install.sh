@@ -22,5 +22,11 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[test]"
 # ByteTrack from Roboflow's trackers package; --no-deps keeps opencv headless.
 .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1"
-.venv/bin/python -c "import occusense.detect.nanodet, trackers" 
+.venv/bin/python -c "import occusense.detect.nanodet, trackers"
+# lora-packet (npm): the tests' independent check of LoRaWAN frames.
+if command -v npm >/dev/null; then
+  (cd tests/js && npm ci --no-audit --no-fund --silent)
+else
+  echo "warning: npm not found; the LoRaWAN frame checks with lora-packet will fail" >&2
+fi
 echo "occusense installed in .venv"

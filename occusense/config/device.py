@@ -231,11 +231,22 @@ class LoRaWANSettings(StrictModel):
     app_s_key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
     confirmed: bool = False
     adr: bool = True
-    rejoin: bool = False
+    rejoin: bool = Field(
+        False, description="OTAA only: LinkCheckReq every 30 min; join again when unanswered"
+    )
+    rejoin_link_checks: int = Field(
+        32, ge=1, le=255, description="link checks without an answer before joining again"
+    )
+    rx2_frequency_hz: int = Field(
+        0, ge=0, le=1_000_000_000, description="RX2 frequency; 0 = the region's default"
+    )
+    rx2_data_rate: int | None = Field(
+        None, ge=0, le=15, description="RX2 data rate (DR index); null = the region's default"
+    )
     application_port: int = Field(85, ge=1, le=223)
     spreading_factor: int = Field(10, ge=7, le=12)
     version: str = Field("1.0.3", pattern=r"^1\.0\.[23]$")
-    region: str = "EU868"
+    region: Literal["EU868", "IN865", "US915", "AU915"] = "EU868"
     gateway_eui: str = "0000000000000000"
     server_host: str = "127.0.0.1"
     server_port: int = Field(1700, ge=1, le=65535)
