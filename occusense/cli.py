@@ -229,6 +229,37 @@ def lorawan_decode(payload: Annotated[str, typer.Argument(help="uplink bytes in 
         raise _fail(f"cannot decode {payload!r}: {exc}") from None
 
 
+@lora_app.command("decode-downlink")
+def lorawan_decode_downlink(
+    payload: Annotated[str, typer.Argument(help="downlink bytes in hex, e.g. ff4001")],
+) -> None:
+    """Decode a VS121 downlink (hex) into Milesight's command objects (JSON)."""
+    from occusense.reports.downlink import DownlinkError, decode
+
+    try:
+        typer.echo(json.dumps(decode(bytes.fromhex(payload.replace(" ", "")))))
+    except (ValueError, DownlinkError) as exc:
+        raise _fail(f"cannot decode {payload!r}: {exc}") from None
+
+
+@lora_app.command("encode-downlink")
+def lorawan_encode_downlink(
+    commands: Annotated[
+        str, typer.Argument(help='command objects, e.g. \'{"adr_enable": "enable"}\' or a list')
+    ],
+) -> None:
+    """Encode Milesight command objects (JSON) into VS121 downlink bytes (hex)."""
+    from occusense.reports.downlink import DownlinkError, decode, encode
+
+    try:
+        data = json.loads(commands)
+        payload = encode(data if isinstance(data, list) else [data])
+        decode(payload)  # every value range checked the same way as on receipt
+    except (ValueError, TypeError, KeyError, DownlinkError) as exc:
+        raise _fail(f"cannot encode {commands!r}: {exc}") from None
+    typer.echo(payload.hex())
+
+
 @lora_app.command("downlink")
 def lorawan_downlink(
     payload: Annotated[str, typer.Argument(help="downlink bytes in hex, e.g. ff4001")],

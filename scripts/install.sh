@@ -9,7 +9,10 @@ if command -v apt-get >/dev/null; then
   # mosquitto is the real MQTT broker of the transport tests; chromium is the
   # real browser of the web GUI tests (Playwright drives it; it never downloads one).
   missing=""
-  for pkg in opencv-doc mosquitto mosquitto-clients chromium; do
+  # nodejs + npm run lora-packet, the tests' independent LoRaWAN frame check.
+  pkgs="opencv-doc mosquitto mosquitto-clients chromium"
+  command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
+  for pkg in $pkgs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
   done
   if [ -n "$missing" ]; then

@@ -89,8 +89,13 @@ def decode(payload: bytes) -> list[dict[str, Any]]:
         command = COMMANDS[code]
         raw = payload[i + 2 : i + 2 + command.size]
         if len(raw) < command.size:
-            raise DownlinkError(f"{command.name} needs {command.size} byte(s), got {len(raw)}")
-        commands.append(_read(code, raw))
+            raise DownlinkError(
+                f"{command.name} at byte {i} needs {command.size} byte(s), got {len(raw)}"
+            )
+        try:
+            commands.append(_read(code, raw))
+        except DownlinkError as exc:
+            raise DownlinkError(f"{exc} (at byte {i})") from None
         i += 2 + command.size
     return commands
 

@@ -227,7 +227,8 @@ def decode(payload: bytes) -> dict[str, Any]:
         value = payload[i + 2 : i + 2 + channel.size]
         if len(value) < channel.size:
             raise CodecError(
-                f"channel {key[0]:02x}{key[1]:02x} needs {channel.size} bytes, got {len(value)}"
+                f"channel {key[0]:02x}{key[1]:02x} at byte {i} needs {channel.size} bytes, "
+                f"got {len(value)}"
             )
         out.update(channel.read(value))
         i += 2 + channel.size

@@ -274,3 +274,20 @@ def test_occusense_run_joins_reports_and_applies_a_downlink(
     check_all(server)
     assert server.pull_data >= 1
     time.sleep(0)  # nothing left running: the CLI has exited
+
+
+# -- the integrators' CLI -------------------------------------------------------------
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "occusense.cli", "lorawan", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_downlink_cli_encodes_and_decodes_milesight_commands() -> None:
+    encoded = cli("encode-downlink", '[{"wifi_enable": "disable"}, {"lora_port": 85}]')
+    assert encoded.returncode == 0 and encoded.stdout.strip() == "ff4200ff4155"
+    decoded = cli("decode-downlink", "ff4200ff4155")
+    assert json.loads(decoded.stdout) == [{"wifi_enable": "disable"}, {"lora_port": 85}]
+    truncated = cli("decode-downlink", "ff4200ff41")
+    assert truncated.returncode == 2 and "lora_port at byte 3" in truncated.stderr
+    unknown = cli("encode-downlink", '{"no_such_command": 1}')
+    assert unknown.returncode == 2 and "unknown command" in unknown.stderr
