@@ -11,9 +11,10 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -221,11 +222,16 @@ def detect(
 @lora_app.command("decode")
 def lorawan_decode(payload: Annotated[str, typer.Argument(help="uplink bytes in hex")]) -> None:
     """Decode a VS121 uplink payload (hex) into JSON fields."""
-    from occusense.reports.lorawan import CodecError, decode
+    from occusense.reports.lorawan import decode
 
+    _print_decoded(payload, decode)
+
+
+def _print_decoded(payload: str, decode: Callable[[bytes], Any]) -> None:
+    """Hex in, JSON out; a bad payload exits 2 with the offset and reason."""
     try:
         typer.echo(json.dumps(decode(bytes.fromhex(payload.replace(" ", "")))))
-    except (ValueError, CodecError) as exc:
+    except (ValueError, OccusenseError) as exc:
         raise _fail(f"cannot decode {payload!r}: {exc}") from None
 
 
@@ -234,12 +240,9 @@ def lorawan_decode_downlink(
     payload: Annotated[str, typer.Argument(help="downlink bytes in hex, e.g. ff4001")],
 ) -> None:
     """Decode a VS121 downlink (hex) into Milesight's command objects (JSON)."""
-    from occusense.reports.downlink import DownlinkError, decode
+    from occusense.reports.downlink import decode
 
-    try:
-        typer.echo(json.dumps(decode(bytes.fromhex(payload.replace(" ", "")))))
-    except (ValueError, DownlinkError) as exc:
-        raise _fail(f"cannot decode {payload!r}: {exc}") from None
+    _print_decoded(payload, decode)
 
 
 @lora_app.command("encode-downlink")
