@@ -129,7 +129,7 @@ def hd720(frames: int, **detector: object) -> float:
     pipeline = Pipeline(config, 1280, 720, 10.0, 0.0)
     began = time.perf_counter()
     frames = (Frame(image, i, i / 10) for i, image in enumerate(images))
-    for planned in detect_ahead(pipeline, frames, pipeline.workers):
+    for planned in detect_ahead(pipeline.finder, frames):
         pipeline.step(planned)
     return len(images) / (time.perf_counter() - began)
 
@@ -150,7 +150,7 @@ def cameras(n: int, frames: int) -> float:
     with ThreadPoolExecutor(config.detector.threads) as pool:
         for _ in range(frames):
             for pipeline, stream in zip(pipelines, streams, strict=True):
-                window.append((pipeline, pipeline.plan(next(stream), pool)))
+                window.append((pipeline, pipeline.finder.plan(next(stream), pool)))
                 if len(window) > config.detector.threads:
                     ready, planned = window.popleft()
                     ready.step(planned)
@@ -175,7 +175,7 @@ def long_run(frames: int) -> tuple[float, float]:
 
     def run(first: int, count: int) -> None:
         stream = (frame(i) for i in range(first, first + count))
-        for planned in detect_ahead(pipeline, stream, pipeline.workers):
+        for planned in detect_ahead(pipeline.finder, stream):
             pipeline.step(planned)
 
     run(0, 100)

@@ -70,10 +70,12 @@ def _detector_for(config: DeviceConfig, width: int, height: int) -> Detector:
 
 @dataclass
 class Detected:
-    """One frame's detections: the image they were found in (masks painted)."""
+    """One frame's detections: the image they were found in (masks painted),
+    and the seconds it took (summed by the tracking thread, not the workers)."""
 
     image: np.ndarray
     found: Detections
+    seconds: float = 0.0
 
 
 @dataclass
@@ -119,6 +121,7 @@ class PeopleFinder:
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
         self.detect_every = config.detector.detect_every
+        self.workers = config.detector.threads  # frames detected at once (detect_ahead)
         self.tracker = PersonTracker(frame_rate=fps / (self.stride * self.detect_every))
         self.detect_s = 0.0
         self.track_s = 0.0
@@ -136,30 +139,41 @@ class PeopleFinder:
         self._analysed += 1
         return (self._analysed - 1) % self.detect_every == 0
 
+    def plan(self, frame: Frame, pool: Executor | None = None) -> PlannedFrame:
+        """Decide, in frame order, what ``frame`` needs; its detection starts
+        on ``pool`` (or runs here without one)."""
+        if not self.wants(frame):
+            return PlannedFrame(frame, analysed=False)
+        if not self.next_detects():
+            return PlannedFrame(frame, analysed=True)
+        if pool is None:
+            detected = self.detect(frame)
+            return PlannedFrame(frame, True, lambda: detected)
+        return PlannedFrame(frame, True, pool.submit(self.detect, frame).result)
+
     def detect(self, frame: Frame) -> Detected:
         """Masks painted, people detected, masked people dropped (thread-safe)."""
         t0 = time.perf_counter()
         image = self.masks.paint(frame.image)
         found = self.masks.drop_masked(self.detector.detect(image), self.centre)
-        self.detect_s += time.perf_counter() - t0
-        return Detected(image, found)
+        return Detected(image, found, time.perf_counter() - t0)
 
-    def track(self, frame: Frame, detected: Detected | None) -> TrackedPeople:
-        """People of ``frame`` with stable IDs: tracked from its detections,
-        or, between detections, predicted from their motion."""
+    def track(self, planned: PlannedFrame) -> TrackedPeople:
+        """People of an analysed frame with stable IDs: tracked from its
+        detections (waited for), or, between detections, predicted from
+        their motion."""
+        frame = planned.frame
+        detected = planned.detection() if planned.detection is not None else None
         t0 = time.perf_counter()
         if detected is None:
             self.last_image = self.masks.paint(frame.image)
             people = self.tracker.predict(frame.timestamp)
         else:
             self.last_image = detected.image
+            self.detect_s += detected.seconds
             people = self.tracker.update(detected.found, frame.timestamp)
         self.track_s += time.perf_counter() - t0
         return people
-
-    def find(self, frame: Frame) -> TrackedPeople:
-        """Detect (or predict) and track one analysed frame, here and now."""
-        return self.track(frame, self.detect(frame) if self.next_detects() else None)
 
     def finish(self) -> list[int]:
         return self.tracker.finish()
@@ -194,8 +208,6 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.finder = PeopleFinder(config, width, height, fps, detector)
-        # frames detected at once by run_source / the sensor runner
-        self.workers = config.detector.threads
         self.analytics = Analytics(config, width, height)
         clock = DeviceClock(config.time.timezone)
         bodies = ReportBodies(device_info(config.device), clock)
@@ -215,30 +227,16 @@ class Pipeline:
         self._snapshot: tuple[int, str] | None = None
         self._frame_index = -1
 
-    def plan(self, frame: Frame, pool: Executor | None = None) -> PlannedFrame:
-        """Decide, in frame order, what ``frame`` needs; its detection starts
-        on ``pool`` (or runs here without one)."""
-        finder = self.finder
-        if not finder.wants(frame):
-            return PlannedFrame(frame, analysed=False)
-        if not finder.next_detects():
-            return PlannedFrame(frame, analysed=True)
-        if pool is None:
-            detected = finder.detect(frame)
-            return PlannedFrame(frame, True, lambda: detected)
-        return PlannedFrame(frame, True, pool.submit(finder.detect, frame).result)
-
     def step(self, frame: Frame | PlannedFrame) -> FrameResult | None:
-        """Process one frame (planned by :meth:`plan`, or not yet); send the
-        reports it makes due. Frames skipped by ``detector.frame_stride``
+        """Process one frame (planned by ``finder.plan``, or not yet); send
+        the reports it makes due. Frames skipped by ``detector.frame_stride``
         return None."""
-        planned = frame if isinstance(frame, PlannedFrame) else self.plan(frame)
+        planned = frame if isinstance(frame, PlannedFrame) else self.finder.plan(frame)
         frame = planned.frame
         if not planned.analysed:
             self.finder.skipped += 1
             return None
-        detected = planned.detection() if planned.detection is not None else None
-        people = self.finder.track(frame, detected)
+        people = self.finder.track(planned)
         self.image, self._frame_index = self.finder.last_image, frame.index
         t2 = time.perf_counter()
         result = self.analytics.update(frame.timestamp, people, self._staff_pulse())
@@ -331,13 +329,14 @@ class Pipeline:
 
 
 def detect_ahead(
-    pipeline: Pipeline,
+    finder: PeopleFinder,
     frames: Iterator[Frame],
-    workers: int,
+    workers: int | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[PlannedFrame]:
-    """``frames`` planned by ``pipeline``, in order, with up to ``workers``
-    detections running at once on worker threads.
+    """``frames`` planned by ``finder``, in order, with up to ``workers``
+    (default ``detector.threads``) detections running at once on worker
+    threads.
 
     ONNX Runtime spreads one small inference over two cores poorly (measured:
     1.1x the speed of one core); two frames detected at once, one core each,
@@ -346,16 +345,17 @@ def detect_ahead(
     taken from ``frames`` (the caller may go on with them) and the frames in
     flight are handed out.
     """
+    workers = finder.workers if workers is None else workers
     if workers <= 1:
         for frame in frames:
-            yield pipeline.plan(frame)
+            yield finder.plan(frame)
             if stop():
                 return
         return
     window: deque[PlannedFrame] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="detect") as pool:
         for frame in frames:
-            window.append(pipeline.plan(frame, pool))
+            window.append(finder.plan(frame, pool))
             # one more in the window than workers: a worker never waits for
             # the caller to take a result
             if len(window) > workers:
@@ -376,7 +376,7 @@ def run_source(
     count = 0
     frames = Prefetcher(source)
     try:
-        for planned in detect_ahead(pipeline, iter(frames), pipeline.workers):
+        for planned in detect_ahead(pipeline.finder, iter(frames)):
             result = pipeline.step(planned)
             if on_frame:
                 on_frame(planned.frame, result)

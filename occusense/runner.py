@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 
+from occusense.config.model import DeviceConfig
 from occusense.pipeline import Pipeline, Sink, detect_ahead
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
@@ -81,7 +82,7 @@ class SensorRunner:
             pipeline.sinks.append(self.lorawan.sink)
         return pipeline
 
-    def _lorawan_for(self, config) -> None:
+    def _lorawan_for(self, config: DeviceConfig) -> None:
         """W3: the end device lives across pipeline rebuilds (a downlink
         rebuilds the pipeline); a change of its own settings restarts it."""
         wanted = config.lorawan if config.lorawan.enabled else None
@@ -134,7 +135,7 @@ class SensorRunner:
         pipeline = self.pipeline
         assert pipeline is not None
         changed = lambda: self.state.version != self._version  # noqa: E731
-        for planned in detect_ahead(pipeline, frames, pipeline.workers, stop=changed):
+        for planned in detect_ahead(pipeline.finder, frames, stop=changed):
             result = pipeline.step(planned)
             self._publish(planned.frame, result)
             self.frames += 1

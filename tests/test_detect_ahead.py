@@ -25,7 +25,7 @@ def people_per_frame(sample_video, workers: int | None, frames: int = 80, **dete
     seen = []
     stream = (frame for _, frame in zip(range(frames), source.frames(), strict=False))
     planned_frames = (
-        detect_ahead(pipeline, stream, workers) if workers else (f for f in stream)
+        detect_ahead(pipeline.finder, stream, workers) if workers else (f for f in stream)
     )
     for planned in planned_frames:
         result = pipeline.step(planned)

@@ -15,7 +15,7 @@ import numpy as np
 from occusense.config.model import DeviceConfig
 from occusense.evaluation.evaluate import CountingRun, EvalSpec, report
 from occusense.evaluation.mot import MotTracks, load_mot
-from occusense.pipeline import PeopleFinder
+from occusense.pipeline import PeopleFinder, detect_ahead
 from occusense.sources import open_source
 from occusense.track.identity import IdentityStitcher
 
@@ -63,10 +63,11 @@ def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
     finder = PeopleFinder(config, src.width, src.height, src.fps)
     log = TrackLog(mode="pipeline")
     try:
-        for frame in src.frames():
-            if not finder.wants(frame):
+        for planned in detect_ahead(finder, src.frames()):
+            if not planned.analysed:
                 continue
-            people = finder.find(frame)
+            frame = planned.frame
+            people = finder.track(planned)
             log.steps.append(
                 TrackStep(
                     frame.index + 1,
