@@ -131,11 +131,8 @@ class EndDevice:
         self._next_link_check = time.monotonic() + LINK_CHECK_EVERY_S
         self._checking = False
         self._lock = threading.Lock()
-        self.joined_event = threading.Event()
         if cfg.join_type is LoraJoinType.abp:
             self._start_abp(cfg)
-        elif self.session.joined:
-            self.joined_event.set()
 
     # -- session -------------------------------------------------------------
     @staticmethod
@@ -143,7 +140,9 @@ class EndDevice:
         key = cfg.dev_addr if cfg.join_type is LoraJoinType.abp else cfg.app_eui
         return f"{cfg.join_type.value}:{cfg.dev_eui}:{key}"
 
-    def _radio(self, cfg: LoRaWANSettings) -> mac.RadioState:
+    def _fresh_radio(self, cfg: LoRaWANSettings) -> mac.RadioState:
+        """The radio before any MAC command: the region's plan, the configured
+        spreading factor, channel mask and RX2."""
         radio = mac.RadioState.initial(
             self.plan, self.plan.dr_for_sf(cfg.spreading_factor), cfg.channel_masks
         )
@@ -151,6 +150,11 @@ class EndDevice:
             radio.rx2_frequency = cfg.rx2_frequency_hz
         if cfg.rx2_data_rate is not None:
             radio.rx2_data_rate = cfg.rx2_data_rate
+        return radio
+
+    def _radio(self, cfg: LoRaWANSettings) -> mac.RadioState:
+        """The radio as the network server left it (saved with the session)."""
+        radio = self._fresh_radio(cfg)
         saved = self.session.radio
         if saved and self.session.joined:
             radio.data_rate = saved.get("data_rate", radio.data_rate)
@@ -181,7 +185,6 @@ class EndDevice:
         s.app_s_key = cfg.app_s_key.get_secret_value()
         s.joined = True
         self._save()
-        self.joined_event.set()
 
     @property
     def joined(self) -> bool:
@@ -198,7 +201,6 @@ class EndDevice:
             nonce = self.session.dev_nonce & 0xFFFF
             self.session.dev_nonce = nonce + 1
             self.session.joined = False
-            self.joined_event.clear()
             self._save()  # the nonce is spent before it is sent
             self.gateway.drain()
             self.gateway.uplink(
@@ -225,17 +227,13 @@ class EndDevice:
         s = self.session
         s.dev_addr, s.nwk_s_key, s.app_s_key = accept.dev_addr, nwk.hex(), app.hex()
         s.fcnt_up, s.fcnt_down, s.joined = 0, None, True
-        cfg = self.settings()
-        self.radio = mac.RadioState.initial(
-            self.plan, self.plan.dr_for_sf(cfg.spreading_factor), cfg.channel_masks
-        )
+        self.radio = self._fresh_radio(self.settings())
         self.radio.rx_delay_s = accept.rx_delay_s
         self.radio.rx1_dr_offset = accept.rx1_dr_offset
         self.radio.rx2_data_rate = accept.rx2_data_rate
         self._answers = self._sticky = b""
         self._checking, self._link_checks_unanswered = False, 0
         self._save()
-        self.joined_event.set()
         log.info("LoRaWAN: joined as DevAddr %08X", accept.dev_addr)
 
     # -- uplinks ---------------------------------------------------------------
@@ -333,11 +331,8 @@ class EndDevice:
         commands = frame.payload if frame.port == 0 else frame.fopts
         if commands:
             done = mac.handle(commands, self.radio)
-            for cid, raw in _answer_pairs(done.answers):
-                if cid in mac.STICKY:
-                    self._sticky += raw
-                else:
-                    self._answers += raw
+            self._answers += done.once
+            self._sticky += done.sticky
             if done.link_check is not None:
                 self._checking, self._link_checks_unanswered = False, 0
                 log.info("LoRaWAN: link check OK (margin %d dB, %d gateway(s))",
@@ -362,7 +357,6 @@ class EndDevice:
             log.warning("LoRaWAN: %d link checks unanswered: joining again",
                         self._link_checks_unanswered)
             self.session.joined = False
-            self.joined_event.clear()
             self._save()
 
     def check_link_now(self) -> None:
@@ -373,15 +367,3 @@ class EndDevice:
         with contextlib.suppress(Exception):
             self.gateway.close()
 
-
-def _answer_pairs(answers: bytes) -> list[tuple[int, bytes]]:
-    """Split MAC answers into (cid, bytes of that answer)."""
-    sizes = {mac.LINK_ADR: 1, mac.DUTY_CYCLE: 0, mac.RX_PARAM_SETUP: 1, mac.DEV_STATUS: 2,
-             mac.NEW_CHANNEL: 1, mac.RX_TIMING_SETUP: 0, mac.DL_CHANNEL: 1}
-    out, i = [], 0
-    while i < len(answers):
-        cid = answers[i]
-        size = sizes.get(cid, 0)
-        out.append((cid, answers[i : i + 1 + size]))
-        i += 1 + size
-    return out

@@ -133,10 +133,27 @@ class RadioState:
 
 @dataclass
 class MacResult:
-    answers: bytes = b""
+    """Answers to send, each as (command id, answer bytes with the id)."""
+
+    replies: list[tuple[int, bytes]] = field(default_factory=list)
     link_check: tuple[int, int] | None = None  # (margin dB, gateways)
     device_time: float | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def answers(self) -> bytes:
+        """Every answer, in the order of the commands."""
+        return b"".join(raw for _, raw in self.replies)
+
+    @property
+    def once(self) -> bytes:
+        """Answers sent in the next uplink only."""
+        return b"".join(raw for cid, raw in self.replies if cid not in STICKY)
+
+    @property
+    def sticky(self) -> bytes:
+        """Answers repeated in every uplink until the next downlink."""
+        return b"".join(raw for cid, raw in self.replies if cid in STICKY)
 
 
 def handle(commands: bytes, radio: RadioState, snr: float = 10.0) -> MacResult:
@@ -156,7 +173,7 @@ def handle(commands: bytes, radio: RadioState, snr: float = 10.0) -> MacResult:
         i += 1 + size
         answer = _one(cid, body, radio, result, snr)
         if answer is not None:
-            result.answers += bytes([cid]) + answer
+            result.replies.append((cid, bytes([cid]) + answer))
     for note in result.notes:
         log.warning("LoRaWAN MAC: %s", note)
     return result

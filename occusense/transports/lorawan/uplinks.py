@@ -117,9 +117,7 @@ class LoRaWANSink:
             if self.device.send(payload).sent:
                 self.sent += 1
 
-    def close(self, drain_s: float = 0.0) -> None:
-        """Stop; with ``drain_s`` first give queued uplinks that long to go."""
-        if drain_s > 0:
-            self.device.joined_event.wait(drain_s)
+    def close(self) -> None:
+        """Stop after the uplink in progress; queued ones are not sent."""
         self._stop.set()
         self._thread.join(timeout=10)
