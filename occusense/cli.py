@@ -252,12 +252,11 @@ def lorawan_encode_downlink(
     ],
 ) -> None:
     """Encode Milesight command objects (JSON) into VS121 downlink bytes (hex)."""
-    from occusense.reports.downlink import DownlinkError, decode, encode
+    from occusense.reports.downlink import DownlinkError, encode
 
     try:
         data = json.loads(commands)
-        payload = encode(data if isinstance(data, list) else [data])
-        decode(payload)  # every value range checked the same way as on receipt
+        payload = encode(data)
     except (ValueError, TypeError, KeyError, DownlinkError) as exc:
         raise _fail(f"cannot encode {commands!r}: {exc}") from None
     typer.echo(payload.hex())
@@ -270,7 +269,8 @@ def lorawan_downlink(
 ) -> None:
     """Validate a VS121 downlink and apply it to a config file (all or nothing)."""
     from occusense.config import save_config
-    from occusense.reports.downlink import DownlinkError, apply
+    from occusense.reports.downlink import DownlinkError
+    from occusense.transports.lorawan.commands import apply
 
     cfg = _load(config)
     try:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 from occusense.config.device import DigitalIO
 from occusense.errors import OccusenseError
+from occusense.files import write_atomic
 
 log = logging.getLogger(__name__)
 PINS = ("di", "do")
@@ -65,11 +64,7 @@ class SoftwarePins:
             raise OccusenseError(f"pin value must be 0 or 1, got {value!r}")
         self._refresh()
         self._cache[pin] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".dio.")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self._cache, fh)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self._cache))
         self._mtime = self.path.stat().st_mtime_ns
 
     def _refresh(self) -> None:

@@ -73,7 +73,7 @@ class SensorRunner:
             log.info("reports also go to: %s", ", ".join(self.dispatcher.recipients()))
         d2d = config.d2d
         if d2d.enabled and config.region_counting.enabled:
-            sender = UdpD2DSender(bytes.fromhex(d2d.key.get_secret_value()), d2d.udp_host,
+            sender = UdpD2DSender(d2d.key_bytes, d2d.udp_host,
                                   d2d.udp_port, start_counter=int(time.time()))
             self.d2d = (D2DController(d2d), sender)
         self._version = self.state.version

@@ -60,6 +60,8 @@ class DwellTimer:
         min_dwell_s: shortest stay that counts (guide default 2 s).
         debounce_s: how long a person may be out of sight or out of the
             region before the stay ends.
+        max_dwell_s: 0, or the longest stay that counts: longer ones (staff
+            at their desks) are left out of the records and statistics.
 
     Example:
         >>> timer = DwellTimer(regions=1, min_dwell_s=2, debounce_s=1)
@@ -71,9 +73,12 @@ class DwellTimer:
         [5]
     """
 
-    def __init__(self, regions: int, min_dwell_s: float, debounce_s: float) -> None:
+    def __init__(
+        self, regions: int, min_dwell_s: float, debounce_s: float, max_dwell_s: float = 0
+    ) -> None:
         self.regions = regions
         self.min_dwell_s = min_dwell_s
+        self.max_dwell_s = max_dwell_s or float("inf")
         self.debounce_s = debounce_s
         self._stays: dict[tuple[int, int], _Stay] = {}
         self._period = [DwellStats() for _ in range(regions)]
@@ -98,18 +103,21 @@ class DwellTimer:
         records = []
         for pid, region in keys:
             stay = self._stays.pop((pid, region))
-            if stay.last_inside - stay.start >= self.min_dwell_s:
+            if self._counts(stay.last_inside - stay.start):
                 record = DwellRecord(region + 1, pid, stay.start, stay.last_inside)
                 self._period[region].add(record.end - record.start)
                 records.append(record)
         return records
+
+    def _counts(self, seconds: float) -> bool:
+        return self.min_dwell_s <= seconds <= self.max_dwell_s
 
     def take_period(self, ts: float) -> list[tuple[int, float, float]]:
         """``(region, max s, average s)`` for the period ending at ``ts``."""
         stats = self._period
         for (_, region), stay in self._stays.items():
             ongoing = stay.last_inside - stay.start
-            if ongoing >= self.min_dwell_s:
+            if self._counts(ongoing):
                 stats[region].add(ongoing)
         self._period = [DwellStats() for _ in range(self.regions)]
         return [(r + 1, *s.summary()) for r, s in enumerate(stats)]

@@ -185,7 +185,7 @@ def _dwell_timer(config: DeviceConfig, regions: RegionCounter | None) -> DwellTi
     rc = config.region_counting
     if regions is None or not rc.dwell.enabled:
         return None
-    return DwellTimer(regions.columns, rc.dwell.min_dwell_s, rc.debounce_s)
+    return DwellTimer(regions.columns, rc.dwell.min_dwell_s, rc.debounce_s, rc.dwell.max_dwell_s)
 
 
 def _line_counter(config: DeviceConfig, w: int, h: int) -> LineCounter | None:

@@ -170,6 +170,9 @@ class GeneralSettings(StrictModel):
     location_push_enabled: bool = False
     location_push_port: int = Field(8600, ge=1, le=65535)
     retransmission_enabled: bool = True
+    retransmission_interval_s: int = Field(
+        600, ge=30, le=1200, description="LoRaWAN: least gap between two stored (history) uplinks"
+    )
     power_line_frequency: PowerLineFrequency = PowerLineFrequency.hz50
     wide_dynamic_range: bool = False
 
@@ -250,7 +253,10 @@ class LoRaWANSettings(StrictModel):
     gateway_eui: str = "0000000000000000"
     server_host: str = "127.0.0.1"
     server_port: int = Field(1700, ge=1, le=65535)
-    reporting_interval_s: int = Field(300, ge=5, le=3600)
+    tx_power: int = Field(0, ge=0, le=15, description="TX power index of the region (0 = max)")
+    report_with_timestamp: bool = Field(
+        False, description="add the report's Unix time (channel 0f85) to each uplink"
+    )
     channel_masks: Annotated[list[int], Field(min_length=6, max_length=6)] = Field(
         default_factory=lambda: [0xFFFF] * 6,
         description="enabled channels per 16-channel range (bit i = channel 16*k + i)",
@@ -268,12 +274,24 @@ class LoRaWANSettings(StrictModel):
     )
     _dev_addr = field_validator("dev_addr")(classmethod(lambda cls, v: _hex_of(8)(v)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_interval(cls, data: Any) -> Any:
+        """0.2 had an unused ``reporting_interval_s`` here: the VS121's report
+        intervals are the counting features' (``*.report.interval_s``)."""
+        if isinstance(data, dict) and "reporting_interval_s" in data:
+            data = {k: v for k, v in data.items() if k != "reporting_interval_s"}
+        return data
+
 
 class D2DSettings(StrictModel):
     """W4 D2D controller."""
 
     enabled: bool = False
-    key: SecretStr = SecretStr("5572404C696E6B4C6F52613230313823")
+    key: SecretStr = Field(
+        SecretStr("5572404C696E6B4C6F52613230313823"),
+        description="16 bytes, or 8 (Milesight's downlink sets 8; zero-padded for the MIC)",
+    )
     occupied_enabled: bool = True
     occupied_command: str = "0000"
     vacant_enabled: bool = True
@@ -285,3 +303,16 @@ class D2DSettings(StrictModel):
     _commands = field_validator("occupied_command", "vacant_command")(
         classmethod(lambda cls, v: _hex_of(4)(v))
     )
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: SecretStr) -> SecretStr:
+        value = key.get_secret_value()
+        if len(value) not in (16, 32) or not _HEX.match(value):
+            raise ValueError("the D2D key is 16 or 32 hexadecimal characters")
+        return SecretStr(value.upper())
+
+    @property
+    def key_bytes(self) -> bytes:
+        """The AES-128 key of the D2D MIC (an 8-byte key zero-padded)."""
+        return bytes.fromhex(self.key.get_secret_value()).ljust(16, b"\0")

@@ -59,6 +59,15 @@ class DwellSettings(StrictModel):
 
     enabled: bool = False
     min_dwell_s: int = Field(2, ge=1, le=3600)
+    max_dwell_s: int = Field(
+        0, ge=0, le=65535, description="0 = off; longer stays (staff at desks) are not dwells"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> DwellSettings:
+        if self.max_dwell_s and self.max_dwell_s < self.min_dwell_s:
+            raise ValueError("max_dwell_s must be 0 (off) or at least min_dwell_s")
+        return self
 
 
 class OvercrowdingAlarm(StrictModel):

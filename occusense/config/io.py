@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from pydantic import ValidationError
 
 from occusense.config.model import DeviceConfig
 from occusense.errors import ConfigError
+from occusense.files import write_atomic
 
 
 def describe(error: ValidationError, origin: str) -> str:
@@ -88,10 +87,4 @@ def save_config(config: DeviceConfig, path: str | Path) -> None:
         if path.suffix == ".json"
         else yaml.safe_dump(data, sort_keys=False)
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, text)

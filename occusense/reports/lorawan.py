@@ -10,7 +10,13 @@ regions 1-8 (one byte each). The newer firmware channels that integrators'
 decoders already know: ``08d5`` regions 9-16, ``09da``-``0cda`` the flow
 matrix rows A-D (four 16-bit LE counts each), ``0dcc`` cumulative in/out,
 ``0ee4`` dwell (region, average and max, 16-bit LE seconds), ``0f85`` a
-32-bit LE Unix timestamp, ``10f7`` line in/out (16-bit LE).
+32-bit LE Unix timestamp, ``10f7`` line in/out (16-bit LE), and ``20ce``
+history: a stored report sent late, one record per ``20ce`` (32-bit LE Unix
+time, a type byte, then the fields of one live channel, or half of one: the
+8-byte channels are split in two 4-byte types, as Milesight's decoder reads
+them). Uplinks may also carry the device's answers to downlink commands on
+channels ``ff``/``fe``/``f9``/``f8``; they decode with the downlink codec's
+command table (``f8`` adds a result byte).
 
 Decoded field names are those of Milesight's public decoder for the VS121,
 so a backend that already decodes real VS121 uplinks reads ours unchanged.
@@ -27,6 +33,7 @@ from typing import Any
 from occusense.analytics.line import LineTotals
 from occusense.analytics.regions import RegionState
 from occusense.errors import OccusenseError
+from occusense.reports.downlink import BY_CODE, DownlinkError, read_command
 
 FLOW_ROWS = {0x09: "a", 0x0A: "b", 0x0B: "c", 0x0C: "d"}
 
@@ -134,6 +141,41 @@ def timestamp(ts: float) -> bytes:
     return b"\x0f\x85" + struct.pack("<I", int(ts))
 
 
+# live channel -> history types of its value's halves (20ce records)
+HISTORY_TYPES: dict[tuple[int, int], tuple[int, ...]] = {
+    (0x04, 0xC9): (0x01,),
+    (0x05, 0xCC): (0x02,),
+    (0x06, 0xCD): (0x03,),
+    (0x07, 0xD5): (0x04, 0x05),
+    (0x08, 0xD5): (0x06, 0x07),
+    (0x09, 0xDA): (0x08, 0x09),
+    (0x0A, 0xDA): (0x0A, 0x0B),
+    (0x0B, 0xDA): (0x0C, 0x0D),
+    (0x0C, 0xDA): (0x0E, 0x0F),
+    (0x0D, 0xCC): (0x10,),
+    (0x0E, 0xE4): (0x11,),
+    (0x10, 0xF7): (0x12,),
+}
+
+
+def as_history(payload: bytes, ts: float) -> list[bytes]:
+    """A live uplink sent late: one ``20ce`` record per value (or half of an
+    8-byte one), stamped ``ts``; a ``0f85`` timestamp is dropped (the records
+    carry theirs)."""
+    records = []
+    for key, value in _records(payload):
+        if key == (0x0F, 0x85):
+            continue
+        types = HISTORY_TYPES.get(key)
+        if types is None:
+            raise CodecError(f"channel {key[0]:02x}{key[1]:02x} has no history record")
+        half = len(value) // len(types)
+        for n, kind in enumerate(types):
+            chunk = value[n * half : (n + 1) * half] if len(types) > 1 else value
+            records.append(b"\x20\xce" + struct.pack("<IB", int(ts), kind) + chunk)
+    return records
+
+
 def periodic_uplink(
     state: RegionState, peak: int, occupancy: bool, line: LineTotals | None = None
 ) -> bytes:
@@ -158,7 +200,7 @@ class _Channel:
 
 
 def _version(raw: bytes) -> str:
-    return "v" + ".".join(str(b) for b in raw)
+    return ".".join(str(b) for b in raw)
 
 
 def _region_counter(raw: bytes) -> dict[str, Any]:
@@ -213,23 +255,104 @@ CHANNELS: dict[tuple[int, int], _Channel] = {
 }
 
 
+def _flow_half(row: str, half: int) -> Callable[[bytes], dict[str, Any]]:
+    cols = "ab" if half == 0 else "cd"
+    return lambda raw: dict(zip((f"{row}_to_{c}" for c in cols), struct.unpack("<2H", raw),
+                                strict=True))
+
+
+HISTORY: dict[int, _Channel] = {
+    **{kind: CHANNELS[key] for key, (kind,) in
+       ((k, t) for k, t in HISTORY_TYPES.items() if len(t) == 1)},
+    0x04: _Channel(4, lambda r: {f"region_{1 + i}_count": r[i] for i in range(4)}),
+    0x05: _Channel(4, lambda r: {f"region_{5 + i}_count": r[i] for i in range(4)}),
+    0x06: _Channel(4, lambda r: {f"region_{9 + i}_count": r[i] for i in range(4)}),
+    0x07: _Channel(4, lambda r: {f"region_{13 + i}_count": r[i] for i in range(4)}),
+    **{
+        0x08 + 2 * row + half: _Channel(4, _flow_half(name, half))
+        for row, name in enumerate("abcd") for half in (0, 1)
+    },
+}
+
+
+def _records(payload: bytes) -> list[tuple[tuple[int, int], bytes]]:
+    """Split the live channels of ``payload`` (no history, no responses)."""
+    out, i = [], 0
+    while i < len(payload):
+        key, value = _live(payload, i)
+        out.append((key, value))
+        i += 2 + len(value)
+    return out
+
+
+def _live(payload: bytes, i: int) -> tuple[tuple[int, int], bytes]:
+    """The live channel at byte ``i``: its key and value."""
+    if i + 2 > len(payload):
+        raise CodecError(f"truncated record header at byte {i}")
+    key = (payload[i], payload[i + 1])
+    if key not in CHANNELS:
+        raise CodecError(f"unknown channel {key[0]:02x}{key[1]:02x} at byte {i}")
+    return key, _take(payload, i, CHANNELS[key].size, f"channel {key[0]:02x}{key[1]:02x}")
+
+
+def _take(payload: bytes, i: int, size: int, what: str) -> bytes:
+    value = payload[i + 2 : i + 2 + size]
+    if len(value) < size:
+        raise CodecError(f"{what} at byte {i} needs {size} bytes, got {len(value)}")
+    return value
+
+
 def decode(payload: bytes) -> dict[str, Any]:
     """Uplink bytes -> fields; raises :class:`CodecError` on anything malformed."""
     out: dict[str, Any] = {}
     i = 0
     while i < len(payload):
-        if i + 2 > len(payload):
-            raise CodecError(f"truncated record header at byte {i}")
-        key = (payload[i], payload[i + 1])
-        channel = CHANNELS.get(key)
-        if channel is None:
-            raise CodecError(f"unknown channel {key[0]:02x}{key[1]:02x} at byte {i}")
-        value = payload[i + 2 : i + 2 + channel.size]
-        if len(value) < channel.size:
-            raise CodecError(
-                f"channel {key[0]:02x}{key[1]:02x} at byte {i} needs {channel.size} bytes, "
-                f"got {len(value)}"
-            )
-        out.update(channel.read(value))
-        i += 2 + channel.size
+        if i + 2 <= len(payload) and (payload[i], payload[i + 1]) == (0x20, 0xCE):
+            record, i = _history(payload, i)
+            out.setdefault("history", []).append(record)
+        elif i + 2 <= len(payload) and (payload[i], payload[i + 1]) not in CHANNELS \
+                and payload[i] in RESPONSE_CHANNELS:
+            response, i = _response(payload, i)
+            out.update(response)
+        else:
+            key, value = _live(payload, i)
+            out.update(CHANNELS[key].read(value))
+            i += 2 + len(value)
     return out
+
+
+def _history(payload: bytes, i: int) -> tuple[dict[str, Any], int]:
+    head = _take(payload, i, 5, "history record")
+    ts, kind = struct.unpack("<IB", head)
+    channel = HISTORY.get(kind)
+    if channel is None:
+        raise CodecError(f"history record at byte {i}: unknown type {kind:02x}")
+    value = _take(payload, i + 5, channel.size, f"history record of type {kind:02x}")
+    return {"timestamp": ts, **channel.read(value)}, i + 7 + channel.size
+
+
+# answer channels -> (command table channel, result byte follows)
+RESPONSE_CHANNELS = {0xFF: (0xFF, False), 0xFE: (0xFF, False), 0xF9: (0xF9, False),
+                     0xF8: (0xF9, True)}
+
+
+def _response(payload: bytes, i: int) -> tuple[dict[str, Any], int]:
+    """A device's answer to a downlink command, as Milesight's decoder gives it."""
+    table, with_result = RESPONSE_CHANNELS[payload[i]]
+    command = BY_CODE.get((table, payload[i + 1]))
+    if command is None:
+        raise CodecError(f"unknown channel {payload[i]:02x}{payload[i + 1]:02x} at byte {i}")
+    size = command.size + with_result
+    raw = _take(payload, i, size, command.name)
+    try:
+        value = read_command(command, raw[: command.size])
+    except DownlinkError as exc:
+        raise CodecError(f"{command.name} at byte {i}: {exc}") from None
+    answer: dict[str, Any] = {command.name: value}
+    if with_result and raw[-1]:
+        results = {1: "forbidden", 2: "invalid parameter"}
+        answer = {"device_response_result": {
+            "channel_type": command.code, "result": results.get(raw[-1], "unknown"),
+            "request": answer,
+        }}
+    return answer, i + 2 + size

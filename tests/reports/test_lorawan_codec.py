@@ -17,8 +17,8 @@ def test_device_information_example() -> None:
     assert lorawan.decode(payload) == {
         "protocol_version": 1,
         "sn": "6600b0940976",
-        "hardware_version": "v1.0",
-        "firmware_version": "v31.7.0.75",
+        "hardware_version": "1.0",  # as Milesight's decoder gives it
+        "firmware_version": "31.7.0.75",
     }
 
 

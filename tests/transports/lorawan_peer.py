@@ -51,6 +51,7 @@ class NetworkServer:
     net_id: bytes = b"\x13\x00\x00"
     ack_confirmed: bool = True
     answer_joins: bool = True
+    reachable: bool = True  # False: PUSH_DATA is lost (no PUSH_ACK), as in an outage
     rx_delay: int = 1
     frames_seen: list[Seen] = field(default_factory=list)
     downlinks: list[QueuedDownlink] = field(default_factory=list)
@@ -95,6 +96,8 @@ class NetworkServer:
             except OSError:
                 return
             version, token, kind = struct.unpack(">BHB", data[:4])
+            if kind == 0 and not self.reachable:
+                continue
             if kind == 0:  # PUSH_DATA
                 self.sock.sendto(struct.pack(">BHB", version, token, 1), addr)
                 for rxpk in json.loads(data[12:]).get("rxpk", []):

@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 from occusense.config import load_config, parse_config
+from occusense.reports import lorawan as codec
+from occusense.reports.reporter import Report
 from occusense.transports.lorawan import frames, mac
 from occusense.transports.lorawan.device import EndDevice
 from occusense.transports.lorawan.frames import DataFrame, FrameError, MType
+from occusense.transports.lorawan.uplinks import LoRaWANSink
 from tests.conftest import REPO
 from tests.transports.lorawan_peer import NetworkServer, QueuedDownlink
 
@@ -245,6 +248,76 @@ def test_a_corrupt_session_file_is_kept_aside(server, tmp_path: Path) -> None:
         assert (tmp_path / "lorawan-session.json").stat().st_mode & 0o777 == 0o600
     finally:
         device.close()
+
+
+# -- reports as uplinks, and history when the network is away --------------------------
+ABP = {"join_type": "abp", "dev_addr": "01020304",
+       "nwk_s_key": "2B7E151628AED2A6ABF7158809CF4F3C",
+       "app_s_key": "000102030405060708090A0B0C0D0E0F"}
+
+
+def region_report(counts: list[int]) -> Report:
+    return Report("region", {
+        "event": "Region People Counting", "report_type": "interval",
+        "current_total": sum(counts), "total_mapped_regions": len(counts),
+        "current_counted": counts, "max_counted": max(counts),
+    })
+
+
+def abp_sink(server, tmp_path: Path, **extra) -> LoRaWANSink:
+    server.use_abp(0x01020304, bytes.fromhex(ABP["nwk_s_key"]), bytes.fromhex(ABP["app_s_key"]))
+    config = parse_config({**settings(server, **ABP, **extra), "state_dir": str(tmp_path),
+                           "general": {"retransmission_interval_s": 30}})
+    device = EndDevice(lambda: config.lorawan, tmp_path, lambda port, data: None)
+    return LoRaWANSink(device, "6600b0940976", lambda: config)
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.1)
+
+
+def test_reports_lost_in_an_outage_go_up_later_as_history(server, tmp_path: Path) -> None:
+    server.reachable = False
+    sink = abp_sink(server, tmp_path, report_with_timestamp=True)
+    try:
+        before = time.time()
+        sink.send(region_report([2, 0, 1]))
+        wait_for(lambda: len(sink.history) > 0)  # the uplink got no PUSH_ACK
+        assert (tmp_path / "lorawan-history.json").stat().st_mode & 0o777 == 0o600
+        server.reachable = True
+        sink.send(region_report([1, 1, 1]))
+        wait_for(lambda: any(u.payload[:2] == b"\x20\xce" for u in server.uplinks()))
+        wait_for(lambda: len(sink.history) == 0)
+    finally:
+        sink.close()
+    live, history = (codec.decode(u.payload) for u in server.uplinks()[-2:])
+    assert live["region_1_count"] == 1 and live["timestamp"] >= int(before)  # 0f85 added
+    first, second, maximum = history["history"]  # 07d5 is split in two, as Milesight reads it
+    assert first["region_1_count"] == 2 and first["region_3_count"] == 1
+    assert second["region_5_count"] == 0 and maximum["people_count_max"] == 2
+    assert int(before) <= first["timestamp"] <= time.time()
+    check_all(server)
+
+
+def test_queued_reports_are_kept_at_shutdown_and_a_corrupt_store_set_aside(
+    server, tmp_path: Path
+) -> None:
+    (tmp_path / "lorawan-history.json").write_text("[not json")
+    server.reachable = False
+    sink = abp_sink(server, tmp_path)
+    assert list(tmp_path.glob("lorawan-history.json.corrupt-*"))
+    for n in range(3):
+        sink.send(region_report([n, 1]))
+    sink.close()  # one uplink in flight at most: the rest were still queued
+    again = abp_sink(server, tmp_path)
+    try:
+        records = codec.decode(b"".join(again.history.batch(10_000)))["history"]
+        assert [r["region_1_count"] for r in records if "region_1_count" in r] == [0, 1, 2]
+    finally:
+        again.close()
 
 
 # -- the whole sensor -------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from occusense.config.device import LoraJoinType, LoRaWANSettings
+from occusense.files import write_atomic
 from occusense.transports.lorawan import frames, mac
 from occusense.transports.lorawan.frames import DataFrame, FrameError, MType
 from occusense.transports.lorawan.gateway import VirtualGateway
@@ -79,19 +79,12 @@ class SessionStore:
         return session
 
     def save(self, session: Session) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(session), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(asdict(session)))
 
 
 @dataclass
 class UplinkResult:
-    sent: bool
+    sent: bool  # reached the network server (PUSH_ACK or a downlink)
     acked: bool | None = None  # None for unconfirmed uplinks
     downlinks: int = 0
 
@@ -146,6 +139,7 @@ class EndDevice:
         radio = mac.RadioState.initial(
             self.plan, self.plan.dr_for_sf(cfg.spreading_factor), cfg.channel_masks
         )
+        radio.tx_power = cfg.tx_power
         if cfg.rx2_frequency_hz:
             radio.rx2_frequency = cfg.rx2_frequency_hz
         if cfg.rx2_data_rate is not None:
@@ -291,6 +285,7 @@ class EndDevice:
 
     def _receive_windows(self, confirmed: bool) -> UplinkResult:
         """Listen until the end of RX2 for a downlink for this device."""
+        token = self.gateway.last_push
         result = UplinkResult(True, False if confirmed else None)
         deadline = time.monotonic() + self.radio.rx_delay_s + 1 + WINDOW_MARGIN_S
         while (left := deadline - time.monotonic()) > 0:
@@ -305,6 +300,8 @@ class EndDevice:
                 result.acked = True
             self._on_downlink(frame)
             break  # Class A: one downlink per uplink
+        # delivered = the network server took it (PUSH_ACK), or it answered
+        result.sent = result.downlinks > 0 or self.gateway.pushed(token)
         return result
 
     def _open(self, phy: bytes) -> DataFrame | None:

@@ -60,7 +60,8 @@ class VirtualGateway:
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.settimeout(0.5)
         self._downlinks: queue.Queue[Downlink] = queue.Queue()
-        self._acked: set[int] = set()
+        self._acked: set[int] = set()  # tokens of PUSH_DATA the server acknowledged
+        self.last_push = -1  # token of the latest PUSH_DATA
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._start = time.monotonic()
@@ -108,9 +109,15 @@ class VirtualGateway:
         token, head = self._header(PUSH_DATA)
         with self._lock:
             self._acked.discard(token)
+            self.last_push = token
         self._send(head + self.eui + json.dumps({"rxpk": [rxpk]}).encode())
         self.stats["up"] += 1
         return tmst
+
+    def pushed(self, token: int) -> bool:
+        """Did the network server acknowledge the PUSH_DATA ``token``?"""
+        with self._lock:
+            return token in self._acked
 
     def next_downlink(self, timeout: float) -> Downlink | None:
         try:
@@ -149,6 +156,8 @@ class VirtualGateway:
         token, kind = struct.unpack(">HB", data[1:4])
         if kind == PUSH_ACK:
             self.stats["up_acked"] += 1
+            with self._lock:
+                self._acked.add(token)
         elif kind == PULL_ACK:
             self.pull_acked.set()
         elif kind == PULL_RESP:

@@ -9,7 +9,7 @@ from pathlib import Path
 from occusense.config import config_to_dict
 from occusense.errors import OccusenseError
 from occusense.reports.device import device_info
-from occusense.reports.downlink import apply
+from occusense.transports.lorawan.commands import apply
 from occusense.transports.lorawan.device import EndDevice
 from occusense.transports.lorawan.uplinks import LoRaWANSink
 from occusense.web.state import SensorState
@@ -28,7 +28,7 @@ class LoRaWANLink:
             lambda: self.state.config.lorawan, Path(config.state_dir), self._downlink
         )
         serial = device_info(config.device)["device_sn"]
-        self.sink = LoRaWANSink(self.device, serial, list(config.people_flow.edge_names))
+        self.sink = LoRaWANSink(self.device, serial, lambda: self.state.config)
         self.applied: list[dict] = []
 
     def _downlink(self, port: int, payload: bytes) -> None:
@@ -46,8 +46,10 @@ class LoRaWANLink:
         log.info("LoRaWAN downlink %s applied: %s", payload.hex(), result.commands)
         if result.rejoin:
             self.device.session.joined = False
+        if result.log_level is not None:
+            logging.getLogger("occusense").setLevel(result.log_level.upper())
         if result.reboot:
-            log.info("LoRaWAN downlink: reboot, the pipeline restarts")
+            log.info("LoRaWAN downlink: reboot or clear, the pipeline restarts from zero")
 
     def close(self) -> None:
         self.sink.close()
