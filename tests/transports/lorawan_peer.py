@@ -42,6 +42,7 @@ class Seen:
     phy: bytes
     kind: str  # join_request, join_accept, up, down
     frame: DataFrame | None = None
+    freq_hz: int = 0  # the uplink's channel, as the gateway reported it
 
 
 @dataclass
@@ -51,6 +52,7 @@ class NetworkServer:
     net_id: bytes = b"\x13\x00\x00"
     ack_confirmed: bool = True
     answer_joins: bool = True
+    cf_list: bytes = b""  # 16 bytes sent in JoinAccepts when set
     reachable: bool = True  # False: PUSH_DATA is lost (no PUSH_ACK), as in an outage
     rx_delay: int = 1
     frames_seen: list[Seen] = field(default_factory=list)
@@ -147,7 +149,7 @@ class NetworkServer:
             kind = "retry"
         self.last_fcnt_up = frame.fcnt
         with self._lock:
-            self.frames_seen.append(Seen(phy, kind, frame))
+            self.frames_seen.append(Seen(phy, kind, frame, round(rxpk["freq"] * 1e6)))
         wants_ack = frame.mtype is MType.confirmed_up and self.ack_confirmed
         queued = self.downlinks.pop(0) if self.downlinks else None
         if queued is None and not wants_ack:
@@ -171,7 +173,7 @@ class NetworkServer:
         app_nonce = (self._nonce + 1).to_bytes(3, "little")
         self._nonce += 1
         body = app_nonce + self.net_id + struct.pack("<I", self.dev_addr)
-        body += bytes([0x00, self.rx_delay])  # DLSettings: RX1 offset 0, RX2 DR0
+        body += bytes([0x00, self.rx_delay]) + self.cf_list  # DLSettings: RX1 offset 0, RX2 DR0
         clear = body + frames.aes_cmac(self.app_key, b"\x20" + body)[:4]
         phy = b"\x20" + aes_decrypt(self.app_key, clear)
         tail = app_nonce + self.net_id + struct.pack("<H", dev_nonce)

@@ -181,6 +181,23 @@ def test_otaa_join_uplinks_and_downlinks(server, tmp_path: Path) -> None:
         device.close()
 
 
+def test_a_cf_list_adds_channels_the_uplinks_then_use(server, tmp_path: Path) -> None:
+    extra = (867_100_000, 867_300_000, 867_500_000, 867_700_000, 0)
+    server.cf_list = b"".join((f // 100).to_bytes(3, "little") for f in extra) + b"\x00"
+    device = make_device(server, tmp_path)
+    try:
+        assert device.join()
+        assert sorted(device.radio.enabled) == [0, 1, 2, 3, 4, 5, 6]
+        for n in range(7):
+            device.send(bytes([0x06, 0xCD, n]))
+    finally:
+        device.close()
+    checked = check_all(server)  # lora-packet reads the 33-byte JoinAccept too
+    assert checked[1]["mtype"] == "Join Accept"
+    used = {s.freq_hz for s in server.frames_seen if s.kind == "up"}
+    assert set(extra[:4]) <= used
+
+
 def test_counters_survive_a_restart_and_a_confirmed_uplink_is_resent_once(
     server, tmp_path: Path
 ) -> None:

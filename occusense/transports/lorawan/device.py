@@ -225,6 +225,8 @@ class EndDevice:
         self.radio.rx_delay_s = accept.rx_delay_s
         self.radio.rx1_dr_offset = accept.rx1_dr_offset
         self.radio.rx2_data_rate = accept.rx2_data_rate
+        for note in mac.apply_cf_list(self.radio, accept.cf_list):
+            log.warning("LoRaWAN: %s", note)
         self._answers = self._sticky = b""
         self._checking, self._link_checks_unanswered = False, 0
         self._save()

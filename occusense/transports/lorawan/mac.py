@@ -281,3 +281,33 @@ def _new_channel(body: bytes, radio: RadioState, result: MacResult) -> bytes:
             radio.channels[index] = freq
             radio.enabled.add(index)
     return bytes([(dr_ok and index_ok) << 1 | (freq_ok and index_ok)])
+
+
+def apply_cf_list(radio: RadioState, cf_list: bytes) -> list[str]:
+    """The optional CFList of a JoinAccept (16 bytes): five more channels
+    (3..7) for a dynamic plan, or the channel mask for a fixed one (CFList
+    type 1). Returns notes on what was not usable."""
+    if len(cf_list) != 16:
+        return []
+    plan, kind = radio.plan, cf_list[15]
+    if plan.fixed_plan and kind == 1:
+        bits = int.from_bytes(cf_list[:10], "little")
+        enabled = {i for i in radio.channels if bits >> i & 1}
+        if not enabled:
+            return ["CFList enables no channel: kept the current mask"]
+        radio.enabled = enabled
+        return []
+    if plan.fixed_plan or kind != 0:
+        return [f"CFList type {kind} does not apply in {plan.name}: ignored"]
+    notes = []
+    for n in range(5):
+        freq = _freq(cf_list[3 * n : 3 * n + 3])
+        index = len(plan.default_channels) + n
+        if freq == 0:
+            continue
+        if not _in_band(plan, freq):
+            notes.append(f"CFList channel {index} at {freq} Hz is outside {plan.name}: ignored")
+            continue
+        radio.channels[index] = freq
+        radio.enabled.add(index)
+    return notes
