@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from occusense.config import DeviceConfig, config_to_dict, load_config
+from occusense.config import DeviceConfig, config_to_dict, load_config, parse_config
 from occusense.errors import OccusenseError
 
 SAMPLE_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
@@ -40,11 +40,27 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(path: Path | None) -> DeviceConfig:
+def _load(path: Path | None, detector: str | None = None) -> DeviceConfig:
+    """The config file (or the defaults), with ``--detector`` applied."""
     try:
-        return load_config(path) if path else DeviceConfig()
+        config = load_config(path) if path else DeviceConfig()
+        if detector is None:
+            return config
+        data = config_to_dict(config, include_secrets=True)
+        data["detector"]["remote_url"] = "" if detector == "local" else detector
+        return parse_config(data, "--detector")
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
+
+
+DetectorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--detector",
+        help="'local' (default), or a KServe v2 / Triton model URL, "
+        "e.g. http://gpu-box:8000/v2/models/nanodet",
+    ),
+]
 
 
 @app.command()
@@ -61,6 +77,7 @@ def run(
         str | None, typer.Option(help="ISO time of the first frame of a file (default: now)")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
+    detector: DetectorOption = None,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
     from occusense.runner import SensorRunner
@@ -69,7 +86,7 @@ def run(
     from occusense.web.state import SensorState
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = _load(config)
+    cfg = _load(config, detector)
     uri = source or cfg.source.uri or SAMPLE_VIDEO
     start = datetime.fromisoformat(start_time).timestamp() if start_time else time.time()
     pace = realtime if realtime is not None else cfg.source.realtime
@@ -362,13 +379,14 @@ def eval_command(
     data: Annotated[Path, typer.Option(help="the shared data folder, for --suite")] = Path(
         "../shared/data"
     ),
+    detector: DetectorOption = None,
 ) -> None:
     """Compare the sensor's counts with counts derived from ground truth."""
     from occusense.evaluation.evaluate import EvalSpec
     from occusense.evaluation.runner import evaluate
 
     if suite:
-        _eval_suite(data, _load(config), as_json)
+        _eval_suite(data, _load(config, detector), as_json)
         return
     if gt is None:
         raise _fail("give --gt (or --suite)")
@@ -382,7 +400,7 @@ def eval_command(
         debounce_s=debounce,
     )
     try:
-        result = evaluate(spec, gt, tracks=tracks, source=source, config=_load(config))
+        result = evaluate(spec, gt, tracks=tracks, source=source, config=_load(config, detector))
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     if as_json:

@@ -119,6 +119,13 @@ class DetectorSettings(StrictModel):
 
     backend: str = Field("nanodet", description="nanodet (bundled ONNX model)")
     model_path: str = Field("", description="another ONNX export; empty = bundled")
+    remote_url: str = Field(
+        "", description="KServe v2 / Triton model URL (http(s)://host:8000/v2/models/NAME); "
+        "empty = run the model here",
+    )
+    remote_binary: bool = Field(True, description="tensors as raw bytes (Triton); off = JSON")
+    remote_timeout_s: float = Field(5.0, gt=0, le=60)
+    remote_ca_file: str = Field("", description="PEM CA bundle of a private HTTPS server")
     threads: int = Field(2, ge=1, le=64)
     score_threshold: float | None = Field(
         None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
@@ -147,6 +154,13 @@ class DetectorSettings(StrictModel):
     frame_stride: int = Field(
         1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"
     )
+
+    @field_validator("remote_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("the inference server URL starts with http:// or https://")
+        return url.rstrip("/")
 
     @model_validator(mode="before")
     @classmethod

@@ -18,15 +18,18 @@ distance from the cell point to that side.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from occusense.config.device import DetectorInput as InputScheme
 from occusense.detect.base import Detections
+from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "nanodet-416.onnx"
 PERSON_CLASS = 0
@@ -71,12 +74,17 @@ class DetectorSettings:
 
 
 class NanoDetDetector:
-    """Person detector: NanoDet on ONNX Runtime on the CPU.
+    """Person detector: NanoDet on ONNX Runtime on the CPU, or on a remote
+    inference server.
 
     Args:
         settings: thresholds (score, NMS, size and shape filters) and input.
         model_path: an ONNX export with NanoDet's six outputs.
         threads: intra-op threads for ONNX Runtime (2 fits a 2-core box).
+        engine: where the network runs (default: ONNX Runtime on
+            ``model_path``); a :class:`~occusense.detect.engines.KServeEngine`
+            for a remote server. A frame whose remote inference fails has no
+            detections (logged, counted in ``failures``): the sensor goes on.
 
     Example:
         >>> det = NanoDetDetector()
@@ -92,22 +100,15 @@ class NanoDetDetector:
         settings: DetectorSettings | None = None,
         model_path: Path = DEFAULT_MODEL,
         threads: int = 2,
+        engine: InferenceEngine | None = None,
     ) -> None:
         self.settings = settings or DetectorSettings()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # idle worker threads sleep instead of spinning: on 2 cores a spinning
-        # pool steals the decoder's and other cameras' time
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0]
-        fixed = self._input.shape[2]
-        self.input_size = fixed if isinstance(fixed, int) else MODEL_SIZE
-        self._check_input(model_path, isinstance(fixed, int))
+        self.engine = engine or OnnxEngine(model_path, threads)
+        self.failures = 0
+        fixed = self.engine.input_shape[2]
+        fixed = fixed if isinstance(fixed, int) and fixed > 0 else None
+        self.input_size = fixed or MODEL_SIZE
+        self._check_input(model_path, fixed is not None)
         self._outputs = self._order_outputs()
         self._grid: dict[tuple[int, int, int], np.ndarray] = {}
 
@@ -126,8 +127,8 @@ class NanoDetDetector:
         """Map each stride to its (scores, boxes) output names: outputs of one
         stride have the same cell count, more cells for a finer stride."""
         probe = np.zeros((1, 3, self.input_size, self.input_size), np.float32)
-        names = [o.name for o in self._session.get_outputs()]
-        outputs = self._session.run(names, {self._input.name: probe})
+        names = self.engine.output_names
+        outputs = self.engine.run(names, {self.engine.input_name: probe})
         by_cells: dict[int, dict[int, str]] = {}
         for name, shape in zip(names, (a.shape for a in outputs), strict=True):
             by_cells.setdefault(int(shape[1]), {})[int(shape[2])] = name
@@ -156,9 +157,18 @@ class NanoDetDetector:
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
         names = [n for s in STRIDES for n in self._outputs[s]]
-        return self._session.run(names, {self._input.name: tensor})
+        return self.engine.run(names, {self.engine.input_name: tensor})
 
     def detect(self, frame: np.ndarray) -> Detections:
+        try:
+            return self._detect(frame)
+        except InferenceError as exc:
+            self.failures += 1
+            if self.failures == 1 or self.failures % 100 == 0:
+                log.warning("detection failed (%d frame(s) so far): %s", self.failures, exc)
+            return Detections.empty()
+
+    def _detect(self, frame: np.ndarray) -> Detections:
         h, w = frame.shape[:2]
         cfg = self.settings
         if cfg.input is InputScheme.tiles:

@@ -17,6 +17,7 @@ from occusense.config.model import DeviceConfig
 from occusense.detect.area import used_area
 from occusense.detect.base import Detector
 from occusense.detect.ceiling import CeilingDetector, PolarUnwrap
+from occusense.detect.engines import InferenceError, KServeEngine
 from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
 from occusense.errors import ConfigError
 
@@ -71,9 +72,15 @@ def make_detector(
     if config.backend != "nanodet":
         raise ConfigError(f"detector.backend: unknown backend {config.backend!r}")
     model = Path(config.model_path) if config.model_path else DEFAULT_MODEL
-    if not model.is_file():
+    if not config.remote_url and not model.is_file():
         raise ConfigError(f"detector.model_path: {model} does not exist")
     try:
-        return NanoDetDetector(settings_for(config, scheme), model, threads or config.threads)
-    except ValueError as exc:
+        engine = None
+        if config.remote_url:
+            engine = KServeEngine(config.remote_url, config.remote_binary,
+                                  config.remote_timeout_s, config.remote_ca_file)
+        return NanoDetDetector(
+            settings_for(config, scheme), model, threads or config.threads, engine
+        )
+    except (ValueError, InferenceError) as exc:
         raise ConfigError(f"detector: {exc}") from exc

@@ -1,0 +1,162 @@
+"""Where a detector's network runs: ONNX Runtime here, or a remote inference
+server speaking the KServe v2 / Triton protocol (SPEC P2, issue 4).
+
+The detector (``detect.nanodet``) does everything around the network itself
+(resizing, tiling, decoding, NMS), so a remote server only runs the model:
+a fleet of sensors can share a GPU box while counting stays identical to
+local inference. :class:`KServeEngine` speaks the KServe v2 REST protocol
+with httpx: ``GET /v2/models/<name>`` for the tensor names, then ``POST
+/v2/models/<name>/infer`` per inference, with tensors as raw little-endian
+bytes (Triton's binary tensor extension: far smaller and faster than
+JSON number lists) or, with ``binary=False``, as plain JSON as every KServe
+v2 server accepts. TLS is verified by default (a private CA via ``ca_file``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+
+from occusense.errors import OccusenseError
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"FP32": np.float32, "FP16": np.float16, "INT64": np.int64, "INT32": np.int32,
+          "UINT8": np.uint8}
+HEADER = "Inference-Header-Content-Length"
+
+
+class InferenceError(OccusenseError):
+    """The inference engine could not run the model."""
+
+
+class InferenceEngine(Protocol):
+    """Runs one network: named float32 inputs in, named outputs out."""
+
+    input_name: str
+    input_shape: list[int | str | None]  # e.g. [1, 3, 416, 416]; a str/None/-1 is dynamic
+    output_names: list[str]
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+class OnnxEngine:
+    """ONNX Runtime on this machine's CPU.
+
+    Args:
+        model_path: the ONNX file.
+        threads: intra-op threads of one inference.
+    """
+
+    def __init__(self, model_path: Path, threads: int) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle worker threads sleep instead of spinning: on 2 cores a spinning
+        # pool steals the decoder's and other cameras' time
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        first = self._session.get_inputs()[0]
+        self.input_name = first.name
+        self.input_shape = list(first.shape)
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._session.run(names, feeds)
+
+
+class KServeEngine:
+    """A model on a KServe v2 / Triton inference server.
+
+    Args:
+        url: the model's endpoint, e.g. ``http://gpu-box:8000/v2/models/nanodet``.
+        binary: send and receive tensors as raw bytes (Triton's binary
+            extension); False for plain JSON.
+        timeout_s: per request.
+        ca_file: a PEM CA bundle for a server with a private certificate.
+    """
+
+    def __init__(self, url: str, binary: bool = True, timeout_s: float = 5.0,
+                 ca_file: str = "") -> None:
+        self.url = url.rstrip("/")
+        self.binary = binary
+        try:
+            verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        except (OSError, ssl.SSLError) as exc:
+            raise InferenceError(f"CA file {ca_file!r}: {exc}") from exc
+        self._client = httpx.Client(timeout=timeout_s, verify=verify)
+        meta = self._metadata()
+        try:
+            first = meta["inputs"][0]
+            self.input_name = first["name"]
+            self.input_shape = [d if d != -1 else None for d in first["shape"]]
+            self.output_names = [o["name"] for o in meta["outputs"]]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise InferenceError(f"{self.url}: model metadata without inputs/outputs") from exc
+
+    def _metadata(self) -> dict:
+        try:
+            reply = self._client.get(self.url)
+            reply.raise_for_status()
+            return reply.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise InferenceError(f"inference server {self.url}: {exc}") from exc
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One inference; raises :class:`InferenceError` on any failure."""
+        try:
+            reply = self._client.post(f"{self.url}/infer", **self._request(names, feeds))
+            reply.raise_for_status()
+            outputs = self._outputs(reply)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise InferenceError(f"inference at {self.url} failed: {exc}") from exc
+        return [outputs[n] for n in names]
+
+    def _request(self, names: list[str], feeds: dict[str, np.ndarray]) -> dict:
+        inputs, blobs = [], []
+        for name, array in feeds.items():
+            tensor: dict[str, Any] = {"name": name, "shape": list(array.shape),
+                                      "datatype": "FP32"}
+            data = np.ascontiguousarray(array, dtype="<f4")
+            if self.binary:
+                tensor["parameters"] = {"binary_data_size": data.nbytes}
+                blobs.append(data.tobytes())
+            else:
+                tensor["data"] = data.ravel().tolist()
+            inputs.append(tensor)
+        wanted = [{"name": n, "parameters": {"binary_data": self.binary}} for n in names]
+        header = json.dumps({"inputs": inputs, "outputs": wanted}).encode()
+        if not self.binary:
+            return {"content": header, "headers": {"Content-Type": "application/json"}}
+        return {
+            "content": header + b"".join(blobs),
+            "headers": {HEADER: str(len(header)), "Content-Type": "application/octet-stream"},
+        }
+
+    def _outputs(self, reply: httpx.Response) -> dict[str, np.ndarray]:
+        body = reply.content
+        size = int(reply.headers.get(HEADER, len(body)))
+        header, at, out = json.loads(body[:size]), size, {}
+        for tensor in header["outputs"]:
+            dtype = np.dtype(DTYPES[tensor["datatype"]]).newbyteorder("<")
+            nbytes = tensor.get("parameters", {}).get("binary_data_size")
+            if nbytes is None:
+                array = np.asarray(tensor["data"], dtype=dtype)
+            else:
+                array = np.frombuffer(body[at : at + nbytes], dtype=dtype)
+                at += nbytes
+            out[tensor["name"]] = array.reshape(tensor["shape"]).astype(np.float32)
+        return out
+
+    def close(self) -> None:
+        self._client.close()
