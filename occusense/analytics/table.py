@@ -29,22 +29,43 @@ class PersonTable:
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.grown = False  # set when the caller must grow its arrays
+        # the known IDs sorted, and their rows: most frames hold only known
+        # people, found with one searchsorted instead of a dict lookup each
+        self._sorted_ids = np.zeros(0, dtype=np.int64)
+        self._sorted_rows = np.zeros(0, dtype=np.int64)
+        self._stale = False
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows for ``ids`` (allocating new ones) and which were new."""
-        out = np.empty(len(ids), dtype=np.int64)
-        new = np.zeros(len(ids), dtype=bool)
-        row_of = self._row_of
-        for i, pid in enumerate(ids.tolist()):
-            row = row_of.get(pid)
-            if row is None:
-                if not self._free:
-                    self._grow()
-                row = row_of[pid] = self._free.pop()
-                self.ids[row] = pid
-                new[i] = True
-            out[i] = row
+        if self._stale:
+            self._reindex()
+        keys = self._sorted_ids
+        if len(keys):
+            at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+            found = keys[at] == ids
+            out = np.where(found, self._sorted_rows[at], -1)
+        else:
+            found = np.zeros(len(ids), dtype=bool)
+            out = np.full(len(ids), -1, dtype=np.int64)
+        new = ~found
+        for i in np.flatnonzero(new).tolist():
+            out[i] = self._allocate(int(ids[i]))
         return out, new
+
+    def _allocate(self, pid: int) -> int:
+        if not self._free:
+            self._grow()
+        row = self._row_of[pid] = self._free.pop()
+        self.ids[row] = pid
+        self._stale = True
+        return row
+
+    def _reindex(self) -> None:
+        used = np.flatnonzero(self.ids >= 0)
+        order = np.argsort(self.ids[used])
+        self._sorted_rows = used[order]
+        self._sorted_ids = self.ids[self._sorted_rows]
+        self._stale = False
 
     def row(self, pid: int) -> int | None:
         return self._row_of.get(pid)
@@ -56,6 +77,7 @@ class PersonTable:
                 del self._row_of[pid]
                 self.ids[row] = -1
                 self._free.append(row)
+                self._stale = True
 
     def used(self) -> np.ndarray:
         return self.ids >= 0
