@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.web.conftest import PASSWORD
@@ -124,7 +125,9 @@ def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
     exported = tmp_path / "export.yaml"
     download.value.save_as(exported)
     assert "password_hash" not in exported.read_text()
-    exported.write_text(exported.read_text().replace("interval_s: 60", "interval_s: 90", 1))
+    edited = yaml.safe_load(exported.read_text())
+    edited["line_crossing"]["report"]["interval_s"] = 90
+    exported.write_text(yaml.safe_dump(edited))
     page.set_input_files("input[type=file]", str(exported))
     page.click("button:has-text('Import')")
     expect(page.locator(".ok")).to_contain_text("imported")
