@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
+FEW = 32  # up to this many people a dict lookup each beats numpy's overhead
+
+
 class PersonTable:
     """Maps person IDs to rows of the caller's state arrays.
 
@@ -37,6 +40,8 @@ class PersonTable:
 
     def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows for ``ids`` (allocating new ones) and which were new."""
+        if len(ids) <= FEW:
+            return self._rows_few(ids)
         if self._stale:
             self._reindex()
         keys = self._sorted_ids
@@ -50,6 +55,16 @@ class PersonTable:
         new = ~found
         for i in np.flatnonzero(new).tolist():
             out[i] = self._allocate(int(ids[i]))
+        return out, new
+
+    def _rows_few(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = [self._row_of.get(pid) for pid in ids.tolist()]
+        new = np.array([row is None for row in rows], dtype=bool)
+        out = np.array(
+            [self._allocate(pid) if row is None else row
+             for pid, row in zip(ids.tolist(), rows, strict=True)],
+            dtype=np.int64,
+        )
         return out, new
 
     def _allocate(self, pid: int) -> int:
