@@ -177,6 +177,9 @@ def long_run(frames: int) -> tuple[float, float]:
         stream = (frame(i) for i in range(first, first + count))
         for planned in detect_ahead(pipeline.finder, stream):
             pipeline.step(planned)
+            done = planned.frame.index - first + 1
+            if count > 1000 and done % 3600 == 0:  # every 6 minutes of media time
+                print(f"  RSS {rss_mb():.0f} MB after {done} frames", flush=True)
 
     run(0, 100)
     start = rss_mb()
