@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 FEW = 32  # up to this many people a dict lookup each beats numpy's overhead
 
 

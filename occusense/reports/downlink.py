@@ -62,16 +62,16 @@ def choice(key: str | None, names: Mapping[int, str] | tuple[str, ...]) -> Part:
     """One byte naming one of ``names`` (a tuple is indexed from 0)."""
     table = dict(enumerate(names)) if isinstance(names, tuple) else dict(names)
     codes = {name: code for code, name in table.items()}
-    label = key or "value"
+    prefix = f"{key}: " if key else ""
 
     def read(raw: bytes) -> str:
         if raw[0] not in table:
-            raise DownlinkError(f"{label}: expected one of {_listing(table)}, got {raw[0]:02x}")
+            raise DownlinkError(f"{prefix}expected one of {_listing(table)}, got {raw[0]:02x}")
         return table[raw[0]]
 
     def write(value: Any) -> bytes:
         if value not in codes:
-            raise DownlinkError(f"{label}: expected one of {sorted(codes)}, got {value!r}")
+            raise DownlinkError(f"{prefix}expected one of {sorted(codes)}, got {value!r}")
         return bytes([codes[value]])
 
     return Part(key, 1, read, write)
@@ -88,11 +88,11 @@ def uint(
     """An unsigned integer in ``lo..hi``; on the wire as ``value - offset``
     (``offset=1`` for the 1-based indexes Milesight sends 0-based)."""
     top = (1 << (8 * size)) - 1 + offset if hi is None else hi
-    label = key or "value"
+    prefix = f"{key}: " if key else ""
 
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= top:
-            raise DownlinkError(f"{label}: expected an integer {lo}-{top}, got {value!r}")
+            raise DownlinkError(f"{prefix}expected an integer {lo}-{top}, got {value!r}")
         return value
 
     def read(raw: bytes) -> int:
@@ -106,7 +106,7 @@ def uint(
 
 def hexbytes(key: str | None, size: int) -> Part:
     """``size`` bytes as a hex string (a D2D key)."""
-    label = key or "value"
+    prefix = f"{key}: " if key else ""
 
     def write(value: Any) -> bytes:
         try:
@@ -114,7 +114,7 @@ def hexbytes(key: str | None, size: int) -> Part:
         except (TypeError, ValueError):
             raw = b""
         if len(raw) != size:
-            raise DownlinkError(f"{label}: expected {2 * size} hex digits, got {value!r}")
+            raise DownlinkError(f"{prefix}expected {2 * size} hex digits, got {value!r}")
         return raw
 
     return Part(key, size, lambda raw: raw.hex(), write)
