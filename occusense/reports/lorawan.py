@@ -211,24 +211,19 @@ def _region_counter(raw: bytes) -> dict[str, Any]:
     return out
 
 
-def _counts(first: int) -> Callable[[bytes], dict[str, Any]]:
-    return lambda raw: {f"region_{first + i}_count": raw[i] for i in range(8)}
+def _counts(first: int, count: int = 8) -> Callable[[bytes], dict[str, Any]]:
+    """One byte a region: regions ``first`` .. ``first + count - 1``."""
+    return lambda raw: {f"region_{first + i}_count": raw[i] for i in range(count)}
 
 
-def _flow(row: str) -> Callable[[bytes], dict[str, Any]]:
-    def read(raw: bytes) -> dict[str, Any]:
-        values = struct.unpack("<4H", raw)
-        return {f"{row}_to_{col}": v for col, v in zip("abcd", values, strict=True)}
-
-    return read
+def _u16s(*names: str) -> Callable[[bytes], dict[str, Any]]:
+    """16-bit little-endian values, one per name."""
+    layout = f"<{len(names)}H"
+    return lambda raw: dict(zip(names, struct.unpack(layout, raw), strict=True))
 
 
-def _pair(first: str, second: str) -> Callable[[bytes], dict[str, Any]]:
-    def read(raw: bytes) -> dict[str, Any]:
-        a, b = struct.unpack("<2H", raw)
-        return {first: a, second: b}
-
-    return read
+def _flow(row: str, cols: str = "abcd") -> Callable[[bytes], dict[str, Any]]:
+    return _u16s(*(f"{row}_to_{col}" for col in cols))
 
 
 CHANNELS: dict[tuple[int, int], _Channel] = {
@@ -237,12 +232,12 @@ CHANNELS: dict[tuple[int, int], _Channel] = {
     (0xFF, 0x09): _Channel(2, lambda r: {"hardware_version": _version(r)}),
     (0xFF, 0x1F): _Channel(4, lambda r: {"firmware_version": _version(r)}),
     (0x04, 0xC9): _Channel(4, _region_counter),
-    (0x05, 0xCC): _Channel(4, _pair("people_in", "people_out")),
+    (0x05, 0xCC): _Channel(4, _u16s("people_in", "people_out")),
     (0x06, 0xCD): _Channel(1, lambda r: {"people_count_max": r[0]}),
     (0x07, 0xD5): _Channel(8, _counts(1)),
     (0x08, 0xD5): _Channel(8, _counts(9)),
     **{(ch, 0xDA): _Channel(8, _flow(row)) for ch, row in FLOW_ROWS.items()},
-    (0x0D, 0xCC): _Channel(4, _pair("people_total_in", "people_total_out")),
+    (0x0D, 0xCC): _Channel(4, _u16s("people_total_in", "people_total_out")),
     (0x0E, 0xE4): _Channel(
         5,
         lambda r: {
@@ -251,25 +246,15 @@ CHANNELS: dict[tuple[int, int], _Channel] = {
         },
     ),
     (0x0F, 0x85): _Channel(4, lambda r: {"timestamp": struct.unpack("<I", r)[0]}),
-    (0x10, 0xF7): _Channel(4, _pair("line_in", "line_out")),
+    (0x10, 0xF7): _Channel(4, _u16s("line_in", "line_out")),
 }
 
 
-def _flow_half(row: str, half: int) -> Callable[[bytes], dict[str, Any]]:
-    cols = "ab" if half == 0 else "cd"
-    return lambda raw: dict(zip((f"{row}_to_{c}" for c in cols), struct.unpack("<2H", raw),
-                                strict=True))
-
-
 HISTORY: dict[int, _Channel] = {
-    **{kind: CHANNELS[key] for key, (kind,) in
-       ((k, t) for k, t in HISTORY_TYPES.items() if len(t) == 1)},
-    0x04: _Channel(4, lambda r: {f"region_{1 + i}_count": r[i] for i in range(4)}),
-    0x05: _Channel(4, lambda r: {f"region_{5 + i}_count": r[i] for i in range(4)}),
-    0x06: _Channel(4, lambda r: {f"region_{9 + i}_count": r[i] for i in range(4)}),
-    0x07: _Channel(4, lambda r: {f"region_{13 + i}_count": r[i] for i in range(4)}),
+    **{types[0]: CHANNELS[key] for key, types in HISTORY_TYPES.items() if len(types) == 1},
+    **{0x04 + n: _Channel(4, _counts(1 + 4 * n, 4)) for n in range(4)},
     **{
-        0x08 + 2 * row + half: _Channel(4, _flow_half(name, half))
+        0x08 + 2 * row + half: _Channel(4, _flow(name, ("ab", "cd")[half]))
         for row, name in enumerate("abcd") for half in (0, 1)
     },
 }

@@ -27,11 +27,9 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import algorithms
-
 from occusense.config.device import D2DSettings
 from occusense.errors import OccusenseError
+from occusense.transports.lorawan.frames import aes_cmac
 
 log = logging.getLogger(__name__)
 VERSION = 0x01
@@ -39,9 +37,7 @@ FRAME_SIZE = 11
 
 
 def _mic(key: bytes, body: bytes) -> bytes:
-    mac = cmac.CMAC(algorithms.AES(key))
-    mac.update(body)
-    return mac.finalize()[:4]
+    return aes_cmac(key, body)[:4]
 
 
 def encode_frame(key: bytes, command: bytes, counter: int) -> bytes:

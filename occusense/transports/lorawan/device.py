@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from occusense.config.device import LoraJoinType, LoRaWANSettings
-from occusense.files import write_atomic
+from occusense.files import set_aside, write_atomic
 from occusense.transports.lorawan import frames, mac
 from occusense.transports.lorawan.frames import DataFrame, FrameError, MType
 from occusense.transports.lorawan.gateway import VirtualGateway
@@ -68,8 +68,7 @@ class SessionStore:
         except FileNotFoundError:
             return Session(identity)
         except (ValueError, TypeError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self.path.replace(aside)
+            aside = set_aside(self.path)
             log.error("LoRaWAN session %s unreadable (%s): kept as %s, joining afresh",
                       self.path, exc, aside.name)
             return Session(identity)
@@ -87,6 +86,11 @@ class UplinkResult:
     sent: bool  # reached the network server (PUSH_ACK or a downlink)
     acked: bool | None = None  # None for unconfirmed uplinks
     downlinks: int = 0
+
+    @property
+    def delivered(self) -> bool:
+        """Taken by the network server, and acknowledged if confirmed."""
+        return self.sent and self.acked is not False
 
 
 class EndDevice:

@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 
-from occusense.files import write_atomic
+from occusense.files import set_aside, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +45,7 @@ class HistoryStore:
         except FileNotFoundError:
             return []
         except (ValueError, TypeError, KeyError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self.path.replace(aside)
+            aside = set_aside(self.path)
             log.error("LoRaWAN history %s unreadable (%s): kept as %s, starting a new one",
                       self.path, exc, aside.name)
             return []

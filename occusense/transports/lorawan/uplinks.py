@@ -138,8 +138,7 @@ class LoRaWANSink:
             self._send_live(ts, payload)
 
     def _send_live(self, ts: float, payload: bytes) -> None:
-        result = self.device.send(payload)
-        if result.sent and result.acked is not False:
+        if self.device.send(payload).delivered:
             self.sent += 1
         else:
             log.warning("LoRaWAN: uplink %s not delivered", payload.hex())
@@ -152,8 +151,7 @@ class LoRaWANSink:
             return
         self._last_history = time.monotonic()
         records = self.history.batch()
-        result = self.device.send(b"".join(records))
-        if result.sent and result.acked is not False:
+        if self.device.send(b"".join(records)).delivered:
             self.history.remove(len(records))
             log.info("LoRaWAN: %d history record(s) sent, %d left",
                      len(records), len(self.history))
