@@ -2,7 +2,7 @@
 updates per second (one person in one frame = one update), next to
 supervision's LineZone and 16 PolygonZones fed the same tracks.
 
-    .venv/bin/python bench/analytics_bench.py [--people 20] [--frames 3000]
+    .venv/bin/python bench/analytics_bench.py [--people 20 100 400] [--frames 1000]
 """
 
 from __future__ import annotations
@@ -51,28 +51,17 @@ def tracks(people: int, frames: int, seed: int = 0) -> list[TrackedPeople]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=20)
-    parser.add_argument("--frames", type=int, default=3000)
-    args = parser.parse_args()
-    data = tracks(args.people, args.frames)
-    updates = args.people * args.frames
-    config = parse_config(
-        {
-            "region_counting": {
-                "customize_area": True,
-                "regions": [{"points": p} for p in regions16()],
-            },
-            "line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.0], [0.5, 1.0]]}},
-        }
-    )
+def ours(config, data: list[TrackedPeople]) -> float:
+    """Seconds for occusense's analytics to take every frame of ``data``."""
     analytics = Analytics(config, W, H)
     began = time.perf_counter()
     for i, people in enumerate(data):
         analytics.update(i / 10, people)
-    ours = updates / (time.perf_counter() - began)
+    return time.perf_counter() - began
 
+
+def theirs(data: list[TrackedPeople]) -> float:
+    """Seconds for supervision's LineZone and 16 PolygonZones on ``data``."""
     line = sv.LineZone(
         start=sv.Point(W / 2, 0),
         end=sv.Point(W / 2, H),
@@ -91,10 +80,36 @@ def main() -> None:
         line.trigger(det)
         for zone in zones:
             zone.trigger(det)
-    theirs = updates / (time.perf_counter() - began)
-    print(f"{args.people} people x {args.frames} frames, a line + 16 regions")
-    print(f"occusense analytics   {ours:12,.0f} track-point updates/s")
-    print(f"supervision Line+16   {theirs:12,.0f} track-point updates/s")
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, nargs="+", default=[20, 100, 400])
+    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many runs each")
+    args = parser.parse_args()
+    config = parse_config(
+        {
+            "region_counting": {
+                "customize_area": True,
+                "regions": [{"points": p} for p in regions16()],
+            },
+            "line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.0], [0.5, 1.0]]}},
+        }
+    )
+    ours(config, tracks(20, 50))  # loads (or first compiles) the kernels
+    print(f"a line + 16 regions, {args.frames} frames, best of {args.rounds} runs")
+    print("people a frame   occusense updates/s, us/frame   supervision (LineZone + 16 zones)")
+    for people in args.people:
+        data = tracks(people, args.frames)
+        updates = people * args.frames
+        mine = min(ours(config, data) for _ in range(args.rounds))
+        other = min(theirs(data) for _ in range(args.rounds))
+        print(
+            f"{people:>14}   {updates / mine:>11,.0f}  {mine / args.frames * 1e6:7.1f}"
+            f"                {updates / other:>11,.0f}  {other / args.frames * 1e6:7.1f}"
+        )
 
 
 if __name__ == "__main__":

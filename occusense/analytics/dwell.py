@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from occusense.analytics import kernels
+from occusense.analytics.table import PersonTable
+
 
 @dataclass(frozen=True)
 class DwellRecord:
@@ -19,12 +22,6 @@ class DwellRecord:
     @property
     def duration_ms(self) -> int:
         return round((self.end - self.start) * 1000)
-
-
-@dataclass
-class _Stay:
-    start: float
-    last_inside: float
 
 
 @dataclass
@@ -80,32 +77,38 @@ class DwellTimer:
         self.min_dwell_s = min_dwell_s
         self.max_dwell_s = max_dwell_s or float("inf")
         self.debounce_s = debounce_s
-        self._stays: dict[tuple[int, int], _Stay] = {}
+        self._table = PersonTable()
+        # per person row and region: when the stay began, when last inside
+        # (-inf: no stay open)
+        self._start = np.zeros((self._table.capacity, regions))
+        self._last = np.full((self._table.capacity, regions), -np.inf)
         self._period = [DwellStats() for _ in range(regions)]
 
     def update(self, ts: float, ids: np.ndarray, inside: np.ndarray) -> list[DwellRecord]:
         """Feed membership ``(N, regions)``; return the dwells that ended."""
-        for row, pid in enumerate(ids.tolist()):
-            for region in np.flatnonzero(inside[row]).tolist():
-                stay = self._stays.get((pid, region))
-                if stay is None:
-                    self._stays[(pid, region)] = _Stay(ts, ts)
-                else:
-                    stay.last_inside = ts
-        finished = [key for key, s in self._stays.items() if ts - s.last_inside > self.debounce_s]
-        return self._close(finished)
+        if self._table.reserve(len(ids)):
+            self._start = self._table.fit(self._start, 0.0)
+            self._last = self._table.fit(self._last, -np.inf)
+        closed = kernels.dwell_update(
+            self._table.arrays, float(ts), float(self.debounce_s),
+            ids.astype(np.int64, copy=False), inside, self._start, self._last,
+        )
+        return self._close(*closed)
 
     def end_all(self) -> list[DwellRecord]:
         """Close every open stay (end of the source, or the schedule stops)."""
-        return self._close(list(self._stays))
+        return self._close(*kernels.dwell_close_all(self._table.arrays, self._start, self._last))
 
-    def _close(self, keys: list[tuple[int, int]]) -> list[DwellRecord]:
+    def _close(
+        self, pids: np.ndarray, regions: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> list[DwellRecord]:
         records = []
-        for pid, region in keys:
-            stay = self._stays.pop((pid, region))
-            if self._counts(stay.last_inside - stay.start):
-                record = DwellRecord(region + 1, pid, stay.start, stay.last_inside)
-                self._period[region].add(record.end - record.start)
+        for pid, region, start, end in zip(
+            pids.tolist(), regions.tolist(), starts.tolist(), ends.tolist(), strict=True
+        ):
+            if self._counts(end - start):
+                record = DwellRecord(region + 1, pid, start, end)
+                self._period[region].add(end - start)
                 records.append(record)
         return records
 
@@ -115,8 +118,8 @@ class DwellTimer:
     def take_period(self, ts: float) -> list[tuple[int, float, float]]:
         """``(region, max s, average s)`` for the period ending at ``ts``."""
         stats = self._period
-        for (_, region), stay in self._stays.items():
-            ongoing = stay.last_inside - stay.start
+        for row, region in zip(*np.nonzero(self._open()), strict=True):
+            ongoing = float(self._last[row, region] - self._start[row, region])
             if self._counts(ongoing):
                 stats[region].add(ongoing)
         self._period = [DwellStats() for _ in range(self.regions)]
@@ -125,5 +128,8 @@ class DwellTimer:
     def reset_stats(self, ts: float) -> None:
         """R8: forget the statistics so far; open stays count again from ``ts``."""
         self._period = [DwellStats() for _ in range(self.regions)]
-        for stay in self._stays.values():
-            stay.start = max(stay.start, ts)
+        open_ = self._open()
+        self._start[open_] = np.maximum(self._start[open_], ts)
+
+    def _open(self) -> np.ndarray:
+        return self._last != -np.inf

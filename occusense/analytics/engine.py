@@ -19,7 +19,7 @@ from occusense.analytics.flow import FlowCounter
 from occusense.analytics.geometry import (
     DirectedPolyline,
     PolygonZone,
-    anchor_points,
+    anchors_and_heights,
     to_pixels,
 )
 from occusense.analytics.line import CrossingEvent, LineCounter
@@ -82,16 +82,14 @@ class Analytics:
 
     def update(self, ts: float, people: TrackedPeople, staff_pulse: bool = False) -> FrameResult:
         """Feed one frame's people; ``staff_pulse`` is a DI rising edge (L5)."""
-        points = anchor_points(people.boxes, self.centre)
-        heights = people.boxes[:, 3] - people.boxes[:, 1]
+        points, heights = anchors_and_heights(people.boxes, self.centre)
         result = FrameResult(ts)
         active = self._gate(ts, result)
         self._apply_resets(ts)
         if self.regions and active["region"]:
-            inside = self.regions.membership(points)
-            result.region = self.regions.update(ts, people.ids, points, inside)
+            result.region = self.regions.update(ts, people.ids, points)
             if self.dwell:
-                result.dwells += self.dwell.update(ts, people.ids, inside)
+                result.dwells += self.dwell.update(ts, people.ids, self.regions.inside)
             result.alarm = overcrowded(self.alarm, result.region)
         if self.line and active["line"]:
             if staff_pulse and self.staff_filter:
@@ -178,7 +176,7 @@ def _region_counter(config: DeviceConfig, w: int, h: int) -> RegionCounter | Non
     zones = []
     if rc.customize_area:
         zones = [PolygonZone(to_pixels(r.points, w, h)) for r in rc.regions]
-    return RegionCounter(zones, rc.area_mode is AreaMode.mapped, rc.debounce_s, (w, h))
+    return RegionCounter(zones, rc.area_mode is AreaMode.mapped, rc.debounce_s)
 
 
 def _dwell_timer(config: DeviceConfig, regions: RegionCounter | None) -> DwellTimer | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from occusense.analytics.geometry import DirectedPolyline, PolygonZone
 
@@ -44,8 +43,7 @@ class FlowCounter:
         return {f"{a}-{b}": 0 for a in self.names for b in self.names}
 
     def _nearest_edge(self, point: np.ndarray) -> int:
-        dist = shapely.distance(self.edges.segment_geoms, shapely.points(point))
-        return int(np.argmin(dist))
+        return self.edges.nearest_segment(point)
 
     def _edge_crossed(self, start: np.ndarray, end: np.ndarray) -> int:
         hits = self.edges.crossings(start[None], end[None])[0]

@@ -1,9 +1,10 @@
 """Geometry the counters work on, in frame pixels.
 
-Containment, distances and segment intersections go through shapely 2's
-vectorised functions (one call for every tracked person at once); only the
-side of a directed segment — the sign that defines In and Out — is computed
-here, as it is a convention, not geometry.
+The predicates themselves (point in polygon, distance to a polyline,
+segment crossings) are compiled loops in :mod:`occusense.analytics.kernels`
+(why: see there); these classes hold the shapes in the arrays they take.
+Shapes are validated where they are configured (shapely, in the config
+model), so they are simple polygons and polylines here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
-from shapely.geometry import LineString, Polygon
+
+from occusense.analytics import kernels
 
 PointList = Sequence[tuple[float, float]]
 
@@ -25,9 +26,12 @@ def to_pixels(points: PointList, width: int, height: int) -> list[tuple[float, f
 
 def anchor_points(boxes: np.ndarray, centre: bool) -> np.ndarray:
     """A person's point (SPEC L1): bottom-centre of the box, or its centre."""
-    x = (boxes[:, 0] + boxes[:, 2]) * 0.5
-    y = (boxes[:, 1] + boxes[:, 3]) * 0.5 if centre else boxes[:, 3]
-    return np.stack([x, y], axis=1)
+    return anchors_and_heights(boxes, centre)[0]
+
+
+def anchors_and_heights(boxes: np.ndarray, centre: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's point (float64, as the counters take it) and box height."""
+    return kernels.anchors(np.ascontiguousarray(boxes).reshape(-1, 4), centre)
 
 
 class PolygonZone:
@@ -44,13 +48,40 @@ class PolygonZone:
 
     def __init__(self, points: PointList) -> None:
         self.points = [tuple(map(float, p)) for p in points]
-        self.shape = Polygon(self.points)
-        shapely.prepare(self.shape)
+        self.vertices = np.array(self.points, dtype=np.float64).reshape(-1, 2)
+        self.starts = np.array([0, len(self.vertices)], dtype=np.int64)
+        self.bounds = kernels.zone_bounds(self.vertices, self.starts)
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The zone as the kernels take it."""
+        return self.vertices, self.starts, self.bounds
 
     def contains(self, xy: np.ndarray) -> np.ndarray:
-        if len(xy) == 0:
-            return np.zeros(0, dtype=bool)
-        return shapely.contains_xy(self.shape, xy[:, 0], xy[:, 1])
+        return kernels.polygons_contain(*self.arrays, as_points(xy))[:, 0]
+
+
+class ZoneSet:
+    """Several polygons tested in one call: ``(N, zones)`` booleans."""
+
+    def __init__(self, zones: Sequence[PolygonZone]) -> None:
+        sizes = [len(z.vertices) for z in zones]
+        self.vertices = (
+            np.concatenate([z.vertices for z in zones]) if zones else np.zeros((0, 2))
+        )
+        self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.bounds = kernels.zone_bounds(self.vertices, self.starts)
+        self.arrays = (self.vertices, self.starts, self.bounds)  # as the kernels take them
+
+    def contain(self, xy: np.ndarray) -> np.ndarray:
+        return kernels.polygons_contain(*self.arrays, as_points(xy))
+
+
+def as_points(xy: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` float64, the one layout the kernels are compiled for."""
+    if xy.dtype == np.float64 and xy.ndim == 2 and xy.flags.c_contiguous:
+        return xy  # the anchors already are: no call on the hot path
+    return np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 2)
 
 
 @dataclass(frozen=True)
@@ -78,50 +109,31 @@ class DirectedPolyline:
     """
 
     def __init__(self, points: PointList) -> None:
-        self.points = np.asarray(points, dtype=np.float64)
-        self.segments = [
-            LineString([self.points[i], self.points[i + 1]]) for i in range(len(self.points) - 1)
-        ]
-        self.segment_geoms = np.array(self.segments, dtype=object)
-        self.shape = LineString(self.points)
-        for geom in (*self.segments, self.shape):
-            shapely.prepare(geom)
+        self.points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
 
-    def side(self, xy: np.ndarray, segment: int) -> np.ndarray:
-        """Signed side of each point: < 0 on the arrow side of ``segment``."""
-        p1, p2 = self.points[segment], self.points[segment + 1]
-        d = p2 - p1
-        return d[0] * (xy[:, 1] - p1[1]) - d[1] * (xy[:, 0] - p1[0])
+    @property
+    def segments(self) -> int:
+        return len(self.points) - 1
 
     def distance(self, xy: np.ndarray) -> np.ndarray:
-        if len(xy) == 0:
-            return np.zeros(0)
-        return shapely.distance(self.shape, shapely.points(xy))
+        """Distance from each point to the nearest segment."""
+        return kernels.polyline_distances(self.points, as_points(xy))
 
-    def may_cross(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """Cheap necessary test: the move changes side of some segment's line."""
-        p1, d = self.points[:-1], self.points[1:] - self.points[:-1]
-
-        def sides(xy: np.ndarray) -> np.ndarray:
-            return (
-                d[None, :, 0] * (xy[:, None, 1] - p1[None, :, 1])
-                - d[None, :, 1] * (xy[:, None, 0] - p1[None, :, 0])
-            ) < 0
-
-        return (sides(start) != sides(end)).any(axis=1)
+    def nearest_segment(self, point: np.ndarray) -> int:
+        """The segment nearest ``point`` (the first of equals)."""
+        xy = as_points(point)
+        gaps = [
+            kernels.polyline_distances(self.points[s : s + 2], xy)[0]
+            for s in range(self.segments)
+        ]
+        return int(np.argmin(gaps))
 
     def crossings(self, start: np.ndarray, end: np.ndarray) -> list[list[Crossing]]:
         """For each movement ``start[i] -> end[i]``, the segments it crosses."""
-        if len(start) == 0:
-            return []
-        moves = shapely.linestrings(np.stack([start, end], axis=1))
-        hits = shapely.intersects(moves[:, None], self.segment_geoms[None, :])
+        start, end = as_points(start), as_points(end)
+        out = np.empty((len(start) * self.segments, 3), dtype=np.int64)
+        found = kernels.moves_crossings(self.points, start, end, out)
         result: list[list[Crossing]] = [[] for _ in range(len(start))]
-        for i, seg in zip(*np.nonzero(hits), strict=True):
-            # a point on the segment belongs to the side opposite the arrow, so
-            # stepping onto the line and then off it counts once, not twice
-            was_in = self.side(start[i : i + 1], seg)[0] < 0
-            now_in = self.side(end[i : i + 1], seg)[0] < 0
-            if was_in != now_in:
-                result[i].append(Crossing(int(seg), inward=bool(now_in)))
+        for move, segment, inward in out[:found].tolist():
+            result[move].append(Crossing(segment, bool(inward)))
         return result

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from occusense.analytics.geometry import DirectedPolyline, PolygonZone
+from occusense.analytics import kernels
+from occusense.analytics.geometry import DirectedPolyline, PolygonZone, as_points
 from occusense.analytics.table import PersonTable
 
 
@@ -86,8 +87,8 @@ class LineCounter:
         staff_window_s: float = 8.0,
     ) -> None:
         self.line = line
-        self.margin_ratio = margin_ratio
-        self.min_margin_px = min_margin_px
+        self.margin_ratio = float(margin_ratio)
+        self.min_margin_px = float(min_margin_px)
         self.uturn_area = uturn_area
         self.staff_window_s = staff_window_s
         self.staff_discarded = 0
@@ -95,9 +96,15 @@ class LineCounter:
         self.period = LineTotals()
         self.cumulative = LineTotals()
         self._table = PersonTable()
-        self._anchor = np.zeros((self._table.capacity, 2))
-        self._last = np.zeros((self._table.capacity, 2))
-        self._sure = np.zeros(self._table.capacity, dtype=bool)
+        # per row: anchor x, y; last position x, y; 1.0 once the side is known
+        self._state = np.zeros((self._table.capacity, 5))
+        self._found = self._crossings_buffer()
+        # the U-turn area as the kernel takes it; no zone (starts [0]) = none
+        self._uturn = (
+            uturn_area.arrays
+            if uturn_area is not None
+            else (np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros((0, 4)))
+        )
 
     def update(
         self, ts: float, ids: np.ndarray, points: np.ndarray, heights: np.ndarray
@@ -105,64 +112,48 @@ class LineCounter:
         """Feed one frame's people; return the crossings it completed."""
         if len(ids) == 0:
             return []
-        distance = self.line.distance(points)
-        far = distance > np.maximum(self.min_margin_px, self.margin_ratio * heights)
-        if self.uturn_area is not None:
-            far &= ~self.uturn_area.contains(points)
-        # a first sighting has no jitter history: off the line is side enough
-        known = distance > self.min_margin_px
-        rows, new = self._rows(ids)
-        self._last[rows] = points
-        fresh = new | (far & ~self._sure[rows])  # new, or first time out of the band
-        self._anchor[rows[fresh]] = points[fresh]
-        self._sure[rows[new]] = known[new]
-        self._sure[rows[fresh & ~new]] = True
-        moving = far & ~fresh
-        return self._settle(ts, ids[moving], rows[moving])
+        ids = ids.astype(np.int64, copy=False)
+        points, heights = as_points(points), heights.astype(np.float64, copy=False)
+        while (found := self._step(ids, points, heights)) == kernels.NO_ROOM:
+            self._table.reserve(len(ids))
+            self._state = self._table.fit(self._state, 0.0)
+            self._found = self._crossings_buffer()
+        return self._events(ts, ids, found) if found else []
+
+    def _step(self, ids: np.ndarray, points: np.ndarray, heights: np.ndarray) -> int:
+        return int(kernels.line_update(
+            self._table.arrays, self._state, self.line.points, ids, points, heights,
+            self.margin_ratio, self.min_margin_px, self._uturn, self._found,
+        ))
 
     def end(self, ts: float, ids: list[int]) -> list[CrossingEvent]:
         """Tracks ended: count a crossing left pending inside the band."""
-        known = [(pid, r) for pid in ids if (r := self._table.row(pid)) is not None]
-        if not known:
+        if not ids:
             return []
-        pids = np.array([pid for pid, _ in known], dtype=np.int64)
-        rows = np.array([r for _, r in known], dtype=np.int64)
-        sure = self._sure[rows]
-        events = self._settle(ts, pids[sure], rows[sure])
-        self._table.release(rows)
-        self._sure[rows] = False
-        return events
+        pids = np.array(ids, dtype=np.int64)
+        if len(pids) > self._table.capacity:  # unknown people among them
+            self._found = np.empty((len(pids) * self.line.segments, 3), dtype=np.int64)
+        found = kernels.line_end(
+            self._table.arrays, self._state, self.line.points, pids, self._found
+        )
+        return self._events(ts, pids, found) if found else []
 
-    def _rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows, new = self._table.rows(ids)
-        if self._table.grown:
-            self._anchor = self._table.fit(self._anchor, 0.0)
-            self._last = self._table.fit(self._last, 0.0)
-            self._sure = self._table.fit(self._sure, False)
-            self._table.grown = False
-        return rows, new
+    def _crossings_buffer(self) -> np.ndarray:
+        """Room for every person crossing every segment in one frame."""
+        return np.empty((self._table.capacity * self.line.segments, 3), dtype=np.int64)
 
-    def _settle(self, ts: float, pids: np.ndarray, rows: np.ndarray) -> list[CrossingEvent]:
-        """Count the moves anchor -> last of ``rows``; their anchors move on."""
-        if len(rows) == 0:
-            return []
-        start, end = self._anchor[rows], self._last[rows]
-        self._anchor[rows] = end
-        maybe = self.line.may_cross(start, end)
+    def _events(self, ts: float, pids: np.ndarray, found: int) -> list[CrossingEvent]:
+        """Crossings the kernel found -> events, less a staff member's (L5)."""
         events: list[CrossingEvent] = []
-        if not maybe.any():
-            return events
-        hits = self.line.crossings(start[maybe], end[maybe])
-        for pid, crossings in zip(pids[maybe].tolist(), hits, strict=True):
-            for crossing in crossings:
-                if self._staff_until is not None and ts <= self._staff_until:
-                    self._staff_until = None  # this one was the staff member
-                    self.staff_discarded += 1
-                    continue
-                event = CrossingEvent(pid, ts, crossing.inward, crossing.segment)
-                self.period.add(event)
-                self.cumulative.add(event)
-                events.append(event)
+        for n, segment, is_in in self._found[:found].tolist():
+            if self._staff_until is not None and ts <= self._staff_until:
+                self._staff_until = None  # this one was the staff member
+                self.staff_discarded += 1
+                continue
+            event = CrossingEvent(int(pids[n]), ts, bool(is_in), segment)
+            self.period.add(event)
+            self.cumulative.add(event)
+            events.append(event)
         return events
 
     def staff_pulse(self, ts: float) -> None:
@@ -172,7 +163,7 @@ class LineCounter:
     def forget(self) -> None:
         """Drop every person's anchor (the schedule paused counting)."""
         self._table.clear()
-        self._sure[:] = False
+        self._state[:, 4] = 0.0
 
     def take_period(self) -> LineTotals:
         """The interval's counts (L2); the next interval starts at zero."""
