@@ -41,23 +41,25 @@ def _home(pid, bits):
 
 
 @njit(cache=True, inline="always")
-def table_find(keys, vals, bits, pid):
-    """The row of ``pid``, or -1."""
-    mask = keys.shape[0] - 1
-    slot = _home(pid, bits)
-    while keys[slot] != EMPTY:
-        if keys[slot] == pid:
-            return vals[slot]
-        slot = (slot + 1) & mask
-    return -1
-
-
-@njit(cache=True, inline="always")
-def table_insert(keys, vals, bits, pid, row):
+def _slot(keys, bits, pid):
+    """Where ``pid`` is, or the empty slot where it would go."""
     mask = keys.shape[0] - 1
     slot = _home(pid, bits)
     while keys[slot] != EMPTY and keys[slot] != pid:
         slot = (slot + 1) & mask
+    return slot
+
+
+@njit(cache=True, inline="always")
+def table_find(keys, vals, bits, pid):
+    """The row of ``pid``, or -1."""
+    slot = _slot(keys, bits, pid)
+    return vals[slot] if keys[slot] == pid else -1
+
+
+@njit(cache=True, inline="always")
+def table_insert(keys, vals, bits, pid, row):
+    slot = _slot(keys, bits, pid)
     keys[slot] = pid
     vals[slot] = row
 
@@ -66,11 +68,9 @@ def table_insert(keys, vals, bits, pid, row):
 def table_remove(keys, vals, bits, pid):
     """Remove ``pid``, shifting later entries of its probe run back."""
     mask = keys.shape[0] - 1
-    slot = _home(pid, bits)
-    while keys[slot] != pid:
-        if keys[slot] == EMPTY:
-            return
-        slot = (slot + 1) & mask
+    slot = _slot(keys, bits, pid)
+    if keys[slot] != pid:
+        return
     hole = slot
     while True:
         slot = (slot + 1) & mask
