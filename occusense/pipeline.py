@@ -116,6 +116,7 @@ class PeopleFinder:
         fps: float,
         detector: Detector | None = None,
     ) -> None:
+        self._owns_detector = detector is None
         self.detector = detector or _detector_for(config, width, height)
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
@@ -177,6 +178,13 @@ class PeopleFinder:
 
     def finish(self) -> list[int]:
         return self.tracker.finish()
+
+    def close(self) -> None:
+        """Close the detector this finder built (a caller's stays open): a
+        remote one holds connections to its server."""
+        close = getattr(self.detector, "close", None)
+        if self._owns_detector and close is not None:
+            close()
 
 
 class Pipeline:
@@ -307,9 +315,11 @@ class Pipeline:
             log.warning("cannot drive DO: %s", exc)
 
     def finish(self) -> FrameResult:
-        """The source ended: settle open tracks and send what they complete."""
+        """The source ended (or the configuration changed): settle open tracks,
+        send what they complete, and let go of the detector."""
         result = self.analytics.finish(self.last_ts, self.finder.finish())
         self._emit(self.reporter.on_frame(result))
+        self.finder.close()
         return result
 
     def _emit(self, reports: list[Report]) -> None:

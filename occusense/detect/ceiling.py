@@ -212,6 +212,9 @@ class CeilingDetector:
         corners = self.unwrap.to_image(corners_uv).reshape(-1, 4, 2)
         return CeilingDetections(self.unwrap.to_image(centre), corners, found.scores)
 
+    def close(self) -> None:
+        self.base.close()
+
     def detect(self, frame: np.ndarray) -> Detections:
         """Axis-aligned image boxes centred on each person (for the tracker)."""
         people = self.find(frame)

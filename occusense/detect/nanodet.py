@@ -159,6 +159,12 @@ class NanoDetDetector:
         names = [n for s in STRIDES for n in self._outputs[s]]
         return self.engine.run(names, {self.engine.input_name: tensor})
 
+    def close(self) -> None:
+        """Let go of the engine's connections (a remote server's keep-alives)."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
     def detect(self, frame: np.ndarray) -> Detections:
         try:
             return self._detect(frame)

@@ -15,6 +15,8 @@ from occusense.config import parse_config
 from occusense.config.device import RecognitionScheme
 from occusense.detect.presets import make_detector
 from occusense.errors import ConfigError
+from occusense.pipeline import Pipeline, run_source
+from occusense.sources import open_source
 from tests.detect.kserve_server import KServeServer
 
 
@@ -93,5 +95,29 @@ def test_run_with_a_remote_detector(sample_video) -> None:
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert server.requests >= 12  # every frame went to the server
+    finally:
+        server.stop()
+
+
+def test_a_finished_pipeline_closes_the_remote_connections_it_opened(sample_video) -> None:
+    """A configuration change rebuilds the pipeline: the old one's client to
+    the inference server is closed, a detector handed in by the caller is not."""
+    server = KServeServer()
+    try:
+        config = parse_config({"detector": {"remote_url": server.url}})
+        source = open_source(str(sample_video))
+        pipeline = Pipeline(config, source.width, source.height, source.fps, 0.0, [])
+        assert run_source(pipeline, source, max_frames=4) == 4
+        assert pipeline.finder.detector.engine._client.is_closed
+
+        shared = detector_for(remote_url=server.url)
+        source = open_source(str(sample_video))
+        pipeline = Pipeline(
+            config, source.width, source.height, source.fps, 0.0, [], detector=shared
+        )
+        run_source(pipeline, source, max_frames=2)
+        assert not shared.engine._client.is_closed
+        shared.close()
+        assert shared.engine._client.is_closed
     finally:
         server.stop()
