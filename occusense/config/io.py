@@ -36,6 +36,18 @@ def parse_config(data: Any, origin: str = "config") -> DeviceConfig:
         raise ConfigError(describe(exc, origin)) from None
 
 
+PLACEHOLDER = "**********"  # how pydantic, and so an export without secrets, shows a secret
+
+
+def placeholders(data: Any, where: str = "") -> list[str]:
+    """Fields of ``data`` whose value is the export's secret placeholder."""
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in placeholders(v, f"{where}{k}.")]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in placeholders(v, f"{where}{i}.")]
+    return [where.rstrip(".")] if data == PLACEHOLDER else []
+
+
 def load_config(path: str | Path) -> DeviceConfig:
     """Read a ``.yaml``/``.yml``/``.json`` file; raise :class:`ConfigError` if bad."""
     path = Path(path)
@@ -47,6 +59,12 @@ def load_config(path: str | Path) -> DeviceConfig:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not valid {path.suffix[1:] or 'YAML'}: {exc}") from None
+    if hidden := placeholders(data):
+        # an export without secrets: its "**********" would become the password
+        raise ConfigError(
+            f"{path}: {', '.join(hidden)}: {PLACEHOLDER} is the placeholder of an export "
+            "without secrets; put the real value, or remove the field"
+        )
     return parse_config(data, str(path))
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-SECRET = "**********"
+from occusense.config.io import PLACEHOLDER as SECRET
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:

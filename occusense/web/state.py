@@ -21,6 +21,7 @@ import numpy as np
 
 from occusense.analytics.engine import FrameResult
 from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
+from occusense.config.io import PLACEHOLDER
 from occusense.track import TrackedPeople
 
 HISTORY_POINTS = 8640  # 24 h at one point every 10 s
@@ -143,7 +144,7 @@ def merge_config(base: dict, update: dict) -> dict:
             out[key] = merge_config(out[key], value)
         elif _same_shape_lists(value, out.get(key)):
             out[key] = [merge_config(a, b) for a, b in zip(out[key], value, strict=True)]
-        elif value == "**********" and key in out:
+        elif value == PLACEHOLDER and key in out:
             continue
         else:
             out[key] = value

@@ -134,6 +134,21 @@ def test_save_then_load_round_trips(tmp_path, suffix) -> None:
     assert again.lorawan.app_key.get_secret_value() == "00112233445566778899AABBCCDDEEFF"
 
 
+def test_an_export_without_secrets_is_refused_as_a_config_file(tmp_path) -> None:
+    """Its placeholders would become the keys; the error names each field."""
+    import yaml
+
+    key = "00112233445566778899AABBCCDDEEFF"
+    cfg = parse_config({"lorawan": {"app_key": key}})
+    path = tmp_path / "export.yaml"
+    path.write_text(yaml.safe_dump(config_to_dict(cfg)))
+    with pytest.raises(ConfigError, match=r"lorawan\.app_key.*placeholder") as caught:
+        load_config(path)
+    assert "d2d.key" in str(caught.value)
+    path.write_text(yaml.safe_dump(config_to_dict(cfg, include_secrets=True)))
+    assert load_config(path).lorawan.app_key.get_secret_value() == key
+
+
 def test_export_leaves_out_password_hash_and_secrets_unless_asked() -> None:
     cfg = parse_config(
         {
