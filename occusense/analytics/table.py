@@ -16,7 +16,8 @@ TableArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
 
 
 class PersonTable:
-    """Maps person IDs to rows of the caller's state arrays.
+    """Maps person IDs (non-negative: -1 marks a free slot) to rows of the
+    caller's state arrays.
 
     Example:
         >>> table = PersonTable()
