@@ -90,6 +90,7 @@ def run(
     uri = source or cfg.source.uri or SAMPLE_VIDEO
     start = datetime.fromisoformat(start_time).timestamp() if start_time else time.time()
     pace = realtime if realtime is not None else cfg.source.realtime
+    _ready_kernels()
     try:
         src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s)
     except OccusenseError as exc:
@@ -158,6 +159,18 @@ class _progress:
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+
+
+def _ready_kernels() -> None:
+    """Load (or, without the installer's cache, compile) the counting kernels
+    before a live camera opens, so that its first frames are not dropped
+    while the compiler runs."""
+    from occusense.analytics.kernels import warm_up
+
+    began = time.perf_counter()
+    warm_up()
+    if (took := time.perf_counter() - began) > 5:
+        logging.getLogger("occusense").info("counting kernels compiled in %.0f s", took)
 
 
 @app.command("test-connection")
