@@ -202,7 +202,9 @@ def config_defaults(
     """Print the default configuration (every setting, with its default)."""
     import yaml
 
-    data = config_to_dict(DeviceConfig())
+    # the default keys are the guide's published ones, not secrets: a file
+    # made from this output must load as it is
+    data = config_to_dict(DeviceConfig(), include_secrets=True)
     typer.echo(
         json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
     )
