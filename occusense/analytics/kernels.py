@@ -92,19 +92,16 @@ def table_remove(keys, vals, bits, pid):
 
 @njit(cache=True, inline="always")
 def table_row(keys, vals, bits, row_ids, free, meta, pid):
-    """The row of ``pid``, allocated if new; ``meta[0]`` counts free rows.
-
-    Returns ``row`` for a known person and ``-row - 1`` for a new one. The
-    caller makes sure a free row exists (``PersonTable.reserve``).
-    """
+    """``(row, new)`` of ``pid``, its row allocated if new; ``meta[0]``
+    counts free rows. The caller makes sure a free row exists."""
     row = table_find(keys, vals, bits, pid)
     if row >= 0:
-        return row
+        return row, False
     meta[0] -= 1
     row = free[meta[0]]
     row_ids[row] = pid
     table_insert(keys, vals, bits, pid, row)
-    return -row - 1
+    return row, True
 
 
 @njit(cache=True, inline="always")
@@ -167,8 +164,9 @@ def zone_bounds(vertices, starts):
 def _in_zone(vertices, starts, bounds, z, x, y):
     """``in_polygon`` of zone ``z``, after its bounding box.
 
-    Callers in hot loops test the box themselves first: a call passing
-    arrays costs reference counting (measured: 30 ns a call, 10x the test).
+    ``polygons_contain`` (every zone for every person) tests the box inline
+    instead: a call passing arrays costs reference counting (measured: 30 ns
+    a call, 10x the test); here it runs once a person, for the U-turn area.
     """
     if not (bounds[z, 0] <= x <= bounds[z, 2] and bounds[z, 1] <= y <= bounds[z, 3]):
         return False
@@ -323,9 +321,7 @@ def region_update(table, ts, debounce_s, ids, inside, last_in, counts):
         for c in range(columns):
             if inside[n, c]:
                 if row < 0:
-                    row = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
-                    if row < 0:
-                        row = -row - 1
+                    row, _ = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
                 last_in[row, c] = ts
     counts[:] = 0
     total = 0
@@ -370,9 +366,7 @@ def dwell_update(table, ts, debounce_s, ids, inside, start, last):
         for c in range(inside.shape[1]):
             if inside[n, c]:
                 if row < 0:
-                    row = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
-                    if row < 0:
-                        row = -row - 1
+                    row, _ = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
                 if last[row, c] == -np.inf:
                     start[row, c] = ts
                 last[row, c] = ts
@@ -441,10 +435,7 @@ def line_update(
         far = distance > max(min_margin, margin_ratio * heights[n])
         if far and uturn_starts.shape[0] > 1:
             far = not _in_zone(uturn_vertices, uturn_starts, uturn_bounds, 0, x, y)
-        row = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
-        new = row < 0
-        if new:
-            row = -row - 1
+        row, new = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
         state[row, 2], state[row, 3] = x, y
         if new or (far and state[row, 4] == 0.0):
             # new, or out of the band for the first time: the anchor is here

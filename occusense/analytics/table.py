@@ -38,8 +38,10 @@ class PersonTable:
 
     def reserve(self, people: int) -> bool:
         """Make room for ``people`` new rows; True when the table grew (the
-        caller then grows its arrays with :meth:`fit`). Counters call this
-        when their kernel answered ``NO_ROOM``, not before every frame."""
+        caller then grows its arrays with :meth:`fit`). The line and region
+        counters call it only when their kernel answered ``NO_ROOM`` (it is
+        off their hot path); the dwell timer, whose kernel returns arrays,
+        before each frame."""
         if self._meta[0] >= people:
             return False
         old, free = self.capacity, int(self._meta[0])
@@ -65,11 +67,10 @@ class PersonTable:
 
     def add(self, pid: int) -> int:
         """The row of ``pid``, allocated if new (call :meth:`reserve` first)."""
-        bits = int(self._bits[0])
-        row = int(kernels.table_row(
-            self._keys, self._vals, bits, self.ids, self._free, self._meta, pid
-        ))
-        return row if row >= 0 else -row - 1
+        row, _ = kernels.table_row(
+            self._keys, self._vals, int(self._bits[0]), self.ids, self._free, self._meta, pid
+        )
+        return int(row)
 
     def row(self, pid: int) -> int | None:
         row = kernels.table_find(self._keys, self._vals, int(self._bits[0]), pid)
