@@ -86,7 +86,7 @@ class PlannedFrame:
         analysed: False for frames skipped by ``detector.frame_stride``.
         detection: gives the frame's :class:`Detected` (waiting for a worker
             thread if need be), or None between detections
-            (``detector.detect_every``), where people are predicted.
+            (``detector.detect_every``), where people stay where last seen.
     """
 
     frame: Frame
@@ -161,14 +161,14 @@ class PeopleFinder:
 
     def track(self, planned: PlannedFrame) -> TrackedPeople:
         """People of an analysed frame with stable IDs: tracked from its
-        detections (waited for), or, between detections, predicted from
-        their motion."""
+        detections (waited for), or, between detections, where the last
+        detection saw them."""
         frame = planned.frame
         detected = planned.detection() if planned.detection is not None else None
         t0 = time.perf_counter()
         if detected is None:
             self.last_image = self.masks.paint(frame.image)
-            people = self.tracker.predict(frame.timestamp)
+            people = self.tracker.between_detections()
         else:
             self.last_image = detected.image
             self.detect_s += detected.seconds

@@ -53,19 +53,26 @@ def test_frame_stride_and_detect_every_through_workers(sample_video) -> None:
     assert len(with_people) >= 15
 
 
-def test_predicted_people_move_on_at_their_speed() -> None:
+def test_between_detections_people_stay_where_last_seen() -> None:
     tracker = PersonTracker(frame_rate=10.0, min_consecutive_frames=1)
     box = np.array([[100.0, 100.0, 140.0, 200.0]], np.float32)
     for step in range(6):  # walking right at 50 px/s
         moved = box + np.array([5.0 * step, 0, 5.0 * step, 0], np.float32)
         people = tracker.update(Detections(moved, np.array([0.9], np.float32)), step / 10)
     assert len(people) == 1
-    ahead = tracker.predict(0.7)  # 0.2 s after the last detection
-    assert ahead.ids.tolist() == people.ids.tolist()
-    assert ahead.ended == []
-    shift = ahead.boxes[0] - people.boxes[0]
-    assert 6.0 <= shift[0] <= 14.0 and abs(shift[1]) < 2.0
+    held = tracker.between_detections()
+    assert held.ids.tolist() == people.ids.tolist()
+    assert held.ended == []  # an end is reported once, by the detection that saw it
+    np.testing.assert_array_equal(held.boxes, people.boxes)
 
 
-def test_prediction_with_nobody_seen_is_empty() -> None:
-    assert len(PersonTracker().predict(1.0)) == 0
+def test_between_detections_with_nobody_seen_is_empty() -> None:
+    assert len(PersonTracker().between_detections()) == 0
+
+
+def test_frames_between_detections_repeat_the_last_detection(sample_video) -> None:
+    seen, _ = people_per_frame(sample_video, 2, frames=60, detect_every=3)
+    for start in range(0, 60, 3):
+        detected = seen[start][1:]
+        assert seen[start + 1][1:] == detected and seen[start + 2][1:] == detected
+    assert sum(1 for _, ids, _ in seen if ids) >= 50  # people were there

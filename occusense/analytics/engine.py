@@ -91,13 +91,16 @@ class Analytics:
             if self.dwell:
                 result.dwells += self.dwell.update(ts, people.ids, self.regions.inside)
             result.alarm = overcrowded(self.alarm, result.region)
+        first, first_heights = anchors_and_heights(people.first_boxes, self.centre)
         if self.line and active["line"]:
             if staff_pulse and self.staff_filter:
                 self.line.staff_pulse(ts)
-            result.crossings = self.line.update(ts, people.ids, points, heights)
+            result.crossings = self.line.update(ts, people.first_ids, first, first_heights)
+            result.crossings += self.line.update(ts, people.ids, points, heights)
             result.crossings += self.line.end(ts, people.ended)
         if self.flow and active["flow"]:
-            result.flows = self.flow.update(people.ids, points)
+            result.flows = self.flow.update(people.first_ids, first)
+            result.flows += self.flow.update(people.ids, points)
             result.flows += self.flow.end(people.ended)
         self._last_ts = ts
         return result

@@ -148,8 +148,8 @@ class DetectorSettings(StrictModel):
         1,
         ge=1,
         le=5,
-        description="run the detector on every n-th analysed frame; people are "
-        "predicted from their motion in between",
+        description="run the detector on every n-th analysed frame; in between, people "
+        "stay where the last detection saw them",
     )
     frame_stride: int = Field(
         1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"

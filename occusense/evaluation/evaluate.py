@@ -88,7 +88,11 @@ class CountingRun:
         self._last_frame = 0
         self.linezones = _linezones(spec.line) if spec.line else []
 
-    def feed(self, frame, ts, ids, boxes, ended, raw_ids) -> None:
+    def feed(self, frame, ts, ids, boxes, ended, raw_ids, first_ids=None, first_boxes=None) -> None:
+        """One frame's people, as ``Analytics.update`` takes them; ``first_ids``
+        and ``first_boxes`` are the frame's first sightings (``TrackedPeople``)."""
+        if first_ids is not None and len(first_ids):
+            self._first_sightings(frame, ts, first_ids, first_boxes)
         points = anchor_points(boxes, centre=False)
         if self.gt is not None and len(points):
             # people where the ground truth says "ignore" count for no one
@@ -109,6 +113,16 @@ class CountingRun:
             dets = sv.Detections(xyxy=boxes.astype(float), tracker_id=raw_ids)
             for zone in self.linezones:
                 zone.trigger(dets)
+
+    def _first_sightings(self, frame, ts, ids, boxes) -> None:
+        points = anchor_points(boxes, centre=False)
+        if self.gt is not None:
+            keep = ~_inside_any(points, self.gt.ignored_at(frame))
+            ids, boxes, points = ids[keep], boxes[keep], points[keep]
+        if self.line:
+            self.line.update(ts, ids, points, boxes[:, 3] - boxes[:, 1])
+        if self.flow:
+            self._add_flows(self.flow.update(ids, points))
 
     def close(self, ts: float, ended: list[int]) -> None:
         if self.line:

@@ -28,6 +28,8 @@ class TrackStep:
     boxes: np.ndarray
     ended: list[int]
     raw_ids: np.ndarray
+    first_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    first_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
 @dataclass
@@ -76,6 +78,8 @@ def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
                     people.boxes,
                     people.ended,
                     people.raw_ids,
+                    people.first_ids,
+                    people.first_boxes,
                 )
             )
     finally:
@@ -89,7 +93,7 @@ def count_log(spec: EvalSpec, gt: MotTracks, log: TrackLog) -> dict:
     frames = max(gt.last_frame, log.frames)
     run = CountingRun(spec, frames, gt)
     for s in log.steps:
-        run.feed(s.frame, s.ts, s.ids, s.boxes, s.ended, s.raw_ids)
+        run.feed(s.frame, s.ts, s.ids, s.boxes, s.ended, s.raw_ids, s.first_ids, s.first_boxes)
     run.close(log.final_ts, log.final_ended)
     return report(spec, gt, run, frames) | {"mode": log.mode}
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
+from trackers.core.bytetrack.tracklet import ByteTrackTracklet
 
 from occusense.detect.base import Detections
 from occusense.track.identity import IdentityStitcher
@@ -31,12 +32,19 @@ class TrackedPeople:
         boxes: ``(N, 4)`` pixel boxes ``x1, y1, x2, y2``.
         ended: IDs of people whose track ended for good at this frame.
         raw_ids: the tracker's own IDs of the same rows (before stitching).
+        first_ids: people whose track was confirmed at this frame (a track
+            gets its ID at its second detection), and ``first_boxes`` where
+            the detection before saw them: the counters take that step too,
+            so a person who crosses a line between their first two
+            detections is counted.
     """
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     ended: list[int] = field(default_factory=list)
     raw_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    first_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    first_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,8 +80,8 @@ class PersonTracker:
         )
         self.identity = IdentityStitcher(max_gap_s=stitch_gap_s)
         self._last = TrackedPeople()
-        self._last_ts = 0.0
-        self._velocity = np.zeros((0, 4), np.float32)  # box corners, px/s
+        # ByteTrack's tracks that have no ID yet -> the box they started from
+        self._unconfirmed: dict[ByteTrackTracklet, np.ndarray] = {}
 
     def update(self, found: Detections, timestamp: float) -> TrackedPeople:
         dets = sv.Detections(
@@ -89,31 +97,40 @@ class PersonTracker:
             raw_ids, boxes = out.tracker_id[tracked].astype(np.int64), out.xyxy[tracked]
         ids, ended = self.identity.update(raw_ids, boxes, timestamp)
         people = TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
-        self._remember(people, timestamp)
+        people.first_ids, people.first_boxes = self._first_sightings(people)
+        self._last = people
         return people
 
-    def _remember(self, people: TrackedPeople, ts: float) -> None:
-        """Keep each person's box velocity (smoothed) for :meth:`predict`."""
-        velocity = np.zeros((len(people), 4), np.float32)
-        dt = ts - self._last_ts
-        if len(self._last) and len(people) and dt > 0:
-            before = {pid: row for row, pid in enumerate(self._last.ids.tolist())}
-            rows = [
-                (row, before[pid]) for row, pid in enumerate(people.ids.tolist()) if pid in before
-            ]
-            if rows:
-                now, then = np.array(rows).T
-                moved = (people.boxes[now] - self._last.boxes[then]) / dt
-                velocity[now] = 0.5 * moved + 0.5 * self._velocity[then]
-        self._last, self._last_ts, self._velocity = people, ts, velocity
+    def _first_sightings(self, people: TrackedPeople) -> tuple[np.ndarray, np.ndarray]:
+        """People whose ByteTrack track got its ID at this update, with the
+        box of the detection that started the track."""
+        confirmed: dict[int, np.ndarray] = {}
+        pending: dict[ByteTrackTracklet, np.ndarray] = {}
+        for track in self._tracker.tracks:
+            first = self._unconfirmed.get(track)
+            if track.tracker_id < 0:
+                pending[track] = track.get_state_bbox() if first is None else first
+            elif first is not None:
+                confirmed[int(track.tracker_id)] = first
+        self._unconfirmed = pending
+        rows = [row for row, raw in enumerate(people.raw_ids.tolist()) if raw in confirmed]
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
+        boxes = np.array([confirmed[int(people.raw_ids[row])] for row in rows], np.float32)
+        return people.ids[rows], boxes.reshape(-1, 4)
 
-    def predict(self, timestamp: float) -> TrackedPeople:
-        """The people of the last update, moved on by their velocity to
-        ``timestamp``: the frames between two detections (``detect_every``)."""
+    def between_detections(self) -> TrackedPeople:
+        """The people of the last detection, where they were seen: what the
+        frames between two detections (``detector.detect_every``) count.
+
+        Holding people still, rather than moving them on by their recent
+        velocity, is measured to count better (bench/RESULTS.md, fifth
+        session): a velocity taken from two jittery boxes overshoots, and a
+        person carried over a line by the prediction and back by the next
+        detection is counted both ways.
+        """
         last = self._last
-        dt = max(0.0, timestamp - self._last_ts)
-        boxes = (last.boxes + self._velocity * dt).astype(np.float32)
-        return TrackedPeople(last.ids, boxes, [], last.raw_ids)
+        return TrackedPeople(last.ids, last.boxes, [], last.raw_ids)
 
     def finish(self) -> list[int]:
         """End every open track (end of a file)."""

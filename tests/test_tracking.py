@@ -1,0 +1,53 @@
+"""The tracker's first sightings: a person gets an ID at their second
+detection, and the counters still see where the first one was."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from occusense.analytics.engine import Analytics
+from occusense.config import parse_config
+from occusense.detect.base import Detections
+from occusense.track import PersonTracker
+
+
+def found(*boxes) -> Detections:
+    scores = np.full(len(boxes), 0.9, np.float32)
+    return Detections(np.array(boxes, np.float32).reshape(-1, 4), scores)
+
+
+def test_a_confirmed_track_reports_where_it_started() -> None:
+    tracker = PersonTracker(frame_rate=10.0)
+    first = tracker.update(found([100, 100, 160, 250]), 0.0)
+    assert len(first) == 0 and len(first.first_ids) == 0  # no ID at one detection
+    second = tracker.update(found([110, 100, 170, 250]), 0.1)
+    assert len(second) == 1
+    assert second.first_ids.tolist() == second.ids.tolist()
+    np.testing.assert_array_equal(second.first_boxes, [[100, 100, 160, 250]])
+    third = tracker.update(found([120, 100, 180, 250]), 0.2)
+    assert third.ids.tolist() == second.ids.tolist() and len(third.first_ids) == 0
+
+
+def test_first_sightings_of_several_people_go_to_the_right_ids() -> None:
+    tracker = PersonTracker(frame_rate=10.0)
+    tracker.update(found([100, 100, 160, 250], [400, 100, 460, 250]), 0.0)
+    people = tracker.update(found([405, 100, 465, 250], [104, 100, 164, 250]), 0.1)
+    starts = dict(zip(people.first_ids.tolist(), people.first_boxes[:, 0].tolist(), strict=True))
+    now = dict(zip(people.ids.tolist(), people.boxes[:, 0].tolist(), strict=True))
+    assert sorted(starts) == sorted(now) and len(now) == 2
+    assert {now[pid]: starts[pid] for pid in now} == {104.0: 100.0, 405.0: 400.0}
+
+
+def test_a_line_crossed_between_the_first_two_detections_counts() -> None:
+    config = parse_config(
+        {"line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.0], [0.5, 1.0]]}}}
+    )
+    analytics = Analytics(config, 400, 300)
+    tracker = PersonTracker(frame_rate=10.0)
+    crossings = []
+    # walking right over x = 200: feet at 180, then 225 (a fast walker at 10 frames/s)
+    for ts, box in ((0.0, [150, 100, 210, 250]), (0.1, [195, 100, 255, 250])):
+        crossings += analytics.update(ts, tracker.update(found(box), ts)).crossings
+    assert len(crossings) == 1
+    assert analytics.line is not None
+    assert analytics.line.cumulative.inward + analytics.line.cumulative.outward == 1
