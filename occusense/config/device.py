@@ -131,7 +131,7 @@ class DetectorSettings(StrictModel):
         None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
     )
     input: DetectorInput = Field(
-        DetectorInput.whole,
+        DetectorInput.tiles,
         description="whole = the frame at its own aspect in one inference; tiles = "
         "overlapping square tiles (2-3 inferences a frame: more people found in crowds, "
         "slower); stretched = squeezed into one square (fastest, less accurate)",
@@ -145,7 +145,7 @@ class DetectorSettings(StrictModel):
         "misses small people)",
     )
     detect_every: int = Field(
-        2,
+        1,
         ge=1,
         le=5,
         description="run the detector on every n-th analysed frame; in between, people "
