@@ -51,3 +51,25 @@ def test_a_line_crossed_between_the_first_two_detections_counts() -> None:
     assert len(crossings) == 1
     assert analytics.line is not None
     assert analytics.line.cumulative.inward + analytics.line.cumulative.outward == 1
+
+
+def test_a_flow_entry_edge_comes_from_the_first_sighting() -> None:
+    config = parse_config(
+        {
+            "people_flow": {
+                "enabled": True,
+                "area": [[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]],
+                "edge_names": ["N", "E", "S", "W"],
+            }
+        }
+    )
+    analytics = Analytics(config, 400, 300)
+    tracker = PersonTracker(frame_rate=10.0)
+    flows = []
+    # feet at x = 80 (west of the area), then 120 near its north edge (y = 85):
+    # walked in over the west edge, although the north edge is nearer
+    for step, feet_x in enumerate([80, 120, 150, 180, 210, 240, 270, 300, 330, 360]):
+        feet_y = 100 if step == 0 else 85
+        box = [feet_x - 30, feet_y - 150, feet_x + 30, feet_y]
+        flows += analytics.update(step / 10, tracker.update(found(box), step / 10)).flows
+    assert [(a, b) for _, a, b in flows] == [("W", "E")]
