@@ -94,10 +94,8 @@ class CountingRun:
         if first_ids is not None and len(first_ids):
             self._first_sightings(frame, ts, first_ids, first_boxes)
         points = anchor_points(boxes, centre=False)
-        if self.gt is not None and len(points):
-            # people where the ground truth says "ignore" count for no one
-            keep = ~_inside_any(points, self.gt.ignored_at(frame))
-            ids, boxes, raw_ids, points = ids[keep], boxes[keep], raw_ids[keep], points[keep]
+        keep = self._counted(frame, points)
+        ids, boxes, raw_ids, points = ids[keep], boxes[keep], raw_ids[keep], points[keep]
         heights = boxes[:, 3] - boxes[:, 1] if len(boxes) else np.zeros(0)
         if self.line:
             self.line.update(ts, ids, points, heights)
@@ -114,11 +112,17 @@ class CountingRun:
             for zone in self.linezones:
                 zone.trigger(dets)
 
+    def _counted(self, frame: int, points: np.ndarray) -> np.ndarray:
+        """Which points count: people where the ground truth says "ignore"
+        count for no one."""
+        if self.gt is None or len(points) == 0:
+            return np.ones(len(points), dtype=bool)
+        return ~_inside_any(points, self.gt.ignored_at(frame))
+
     def _first_sightings(self, frame, ts, ids, boxes) -> None:
         points = anchor_points(boxes, centre=False)
-        if self.gt is not None:
-            keep = ~_inside_any(points, self.gt.ignored_at(frame))
-            ids, boxes, points = ids[keep], boxes[keep], points[keep]
+        keep = self._counted(frame, points)
+        ids, boxes, points = ids[keep], boxes[keep], points[keep]
         if self.line:
             self.line.update(ts, ids, points, boxes[:, 3] - boxes[:, 1])
         if self.flow:

@@ -113,11 +113,10 @@ class PersonTracker:
             elif first is not None:
                 confirmed[int(track.tracker_id)] = first
         self._unconfirmed = pending
-        rows = [row for row, raw in enumerate(people.raw_ids.tolist()) if raw in confirmed]
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
-        boxes = np.array([confirmed[int(people.raw_ids[row])] for row in rows], np.float32)
-        return people.ids[rows], boxes.reshape(-1, 4)
+        raw_ids = people.raw_ids.tolist()
+        rows = [row for row, raw in enumerate(raw_ids) if raw in confirmed]
+        boxes = np.array([confirmed[raw_ids[row]] for row in rows], np.float32).reshape(-1, 4)
+        return people.ids[rows], boxes
 
     def between_detections(self) -> TrackedPeople:
         """The people of the last detection, where they were seen: what the
