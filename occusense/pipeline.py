@@ -123,7 +123,10 @@ class PeopleFinder:
         self.stride = config.detector.frame_stride
         self.detect_every = config.detector.detect_every
         self.workers = config.detector.threads  # frames detected at once (detect_ahead)
-        self.tracker = PersonTracker(frame_rate=fps / (self.stride * self.detect_every))
+        self.tracker = PersonTracker(
+            frame_rate=fps / (self.stride * self.detect_every),
+            hold_missed_s=config.detector.hold_missed_s,
+        )
         self.detect_s = 0.0
         self.track_s = 0.0
         self.skipped = 0

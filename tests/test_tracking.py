@@ -73,3 +73,28 @@ def test_a_flow_entry_edge_comes_from_the_first_sighting() -> None:
         box = [feet_x - 30, feet_y - 150, feet_x + 30, feet_y]
         flows += analytics.update(step / 10, tracker.update(found(box), step / 10)).flows
     assert [(a, b) for _, a, b in flows] == [("W", "E")]
+
+
+def test_a_person_the_detector_misses_is_held_where_last_seen_for_a_while() -> None:
+    tracker = PersonTracker(frame_rate=10.0, hold_missed_s=0.25)
+    a, b = [100, 100, 160, 250], [300, 100, 360, 250]
+    for ts in (0.0, 0.1):
+        both = tracker.update(found(a, b), ts)
+    assert len(both) == 2
+    id_b = both.ids[both.boxes[:, 0] == 300][0]
+    # b hidden behind someone for three frames: held at their last box for 0.25 s
+    kept = [tracker.update(found(a), ts) for ts in (0.2, 0.3, 0.4)]
+    assert [len(people) for people in kept] == [2, 2, 1]
+    held = kept[1].boxes[kept[1].ids == id_b]
+    np.testing.assert_array_equal(held, [b])
+    assert len(tracker.between_detections()) == 1
+    # seen again: the same person, not held twice
+    back = tracker.update(found(a, [305, 100, 365, 250]), 0.5)
+    assert sorted(back.ids.tolist()) == sorted(both.ids.tolist())
+
+
+def test_holding_off_gives_only_the_people_detected() -> None:
+    tracker = PersonTracker(frame_rate=10.0, hold_missed_s=0.0)
+    for ts in (0.0, 0.1):
+        tracker.update(found([100, 100, 160, 250], [300, 100, 360, 250]), ts)
+    assert len(tracker.update(found([100, 100, 160, 250]), 0.2)) == 1

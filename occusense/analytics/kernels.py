@@ -437,14 +437,12 @@ def line_update(
             far = not _in_zone(uturn_vertices, uturn_starts, uturn_bounds, 0, x, y)
         row, new = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
         state[row, 2], state[row, 3] = x, y
-        if new or (far and state[row, 4] == 0.0):
-            # new, or out of the band for the first time: the anchor is here
+        if new or (state[row, 4] == 0.0 and distance > min_margin):
+            # new, or off the line for the first time: the anchor is here;
+            # a side is known once off the line (people first seen on it
+            # have no side until they leave it)
             state[row, 0], state[row, 1] = x, y
-            if new:
-                # a first sighting has no jitter history: off the line is side enough
-                state[row, 4] = 1.0 if distance > min_margin else 0.0
-            else:
-                state[row, 4] = 1.0
+            state[row, 4] = 1.0 if distance > min_margin else 0.0
         elif far:
             found = _settle(state, line, row, n, out, found)
     return found

@@ -50,9 +50,10 @@ class LineCounter:
     :class:`~occusense.track.identity.IdentityStitcher`, so a track lost and
     re-acquired under a new tracker ID keeps its anchor. When a track ends
     inside the band on the far side of its anchor, the crossing counts. A
-    person first seen inside the band has no known side yet: their first
-    position outside it becomes the anchor and nothing is counted; a person
-    first seen off the line (by ``min_margin_px``) has a known side at once.
+    person first seen has no jitter history: off the line by
+    ``min_margin_px`` is side enough, and that position is the anchor. A
+    person first seen on the line (within ``min_margin_px``) has no side yet:
+    their first position off it becomes the anchor, and nothing is counted.
 
     U-turn filter (L4): with ``uturn_area`` the area replaces the band — a
     person counts only once they have passed through the area from one side

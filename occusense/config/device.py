@@ -154,6 +154,13 @@ class DetectorSettings(StrictModel):
     frame_stride: int = Field(
         1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"
     )
+    hold_missed_s: float = Field(
+        0.4,
+        ge=0.0,
+        le=2.0,
+        description="a person the detector misses (hidden behind another, a weak "
+        "detection) still counts where last seen for this long; 0 = only people detected",
+    )
 
     @field_validator("remote_url")
     @classmethod

@@ -146,6 +146,17 @@ def test_track_ending_inside_band_after_crossing_counts() -> None:
     assert count(frames) == (1, 0)
 
 
+@pytest.mark.parametrize(("first_off", "expected"), [(3.0, (1, 0)), (-3.0, (0, 0))])
+def test_first_seen_on_the_line_takes_its_side_from_the_first_step_off_it(
+    first_off, expected
+) -> None:
+    """First seen 1 px below the line (no side), then ``first_off`` px below
+    it (inside the 6 px band, but off the line), then far above: counted in
+    only when that first step off the line was below it."""
+    ys = (101.0, 100.0 + first_off, 80.0, 60.0)
+    assert count([[(1, 200.0, y)] for y in ys]) == expected
+
+
 def test_periodic_counts_reset_and_cumulative_stays() -> None:
     counter = LineCounter(DirectedPolyline(HORIZONTAL))
     h = np.array([H])
