@@ -23,7 +23,7 @@ import numpy as np
 from occusense.analytics.engine import Analytics, FrameResult
 from occusense.analytics.geometry import anchor_points
 from occusense.clock import DeviceClock
-from occusense.config.device import Mount
+from occusense.config.device import MIN_DETECTIONS_PER_S, Mount
 from occusense.config.model import DeviceConfig
 from occusense.detect import Detections, Detector, make_detector
 from occusense.detect.masks import MaskPainter
@@ -94,6 +94,20 @@ class PlannedFrame:
     detection: Callable[[], Detected] | None = None
 
 
+def detection_interval(detect_every: int, analysed_fps: float) -> int:
+    """``detector.detect_every``, lowered where the detector would run less
+    than ``MIN_DETECTIONS_PER_S`` times a second (a slow camera)."""
+    if analysed_fps <= 0:  # a source that does not know its rate
+        return detect_every
+    interval = max(1, min(detect_every, int(analysed_fps / MIN_DETECTIONS_PER_S)))
+    if interval < detect_every:
+        log.info(
+            "detecting on every %s frame(s), not %s: the camera gives %.1f frames/s",
+            interval, detect_every, analysed_fps,
+        )
+    return interval
+
+
 class PeopleFinder:
     """Masks, detector and tracker: frames in, people with stable IDs out.
 
@@ -121,7 +135,7 @@ class PeopleFinder:
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
-        self.detect_every = config.detector.detect_every
+        self.detect_every = detection_interval(config.detector.detect_every, fps / self.stride)
         self.workers = config.detector.threads  # frames detected at once (detect_ahead)
         self.tracker = PersonTracker(
             frame_rate=fps / (self.stride * self.detect_every),

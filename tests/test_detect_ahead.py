@@ -7,7 +7,7 @@ import numpy as np
 
 from occusense.config import parse_config
 from occusense.detect.base import Detections
-from occusense.pipeline import Pipeline, detect_ahead
+from occusense.pipeline import Pipeline, detect_ahead, detection_interval
 from occusense.sources import open_source
 from occusense.track import PersonTracker
 
@@ -76,3 +76,17 @@ def test_frames_between_detections_repeat_the_last_detection(sample_video) -> No
         detected = seen[start][1:]
         assert seen[start + 1][1:] == detected and seen[start + 2][1:] == detected
     assert sum(1 for _, ids, _ in seen if ids) >= 50  # people were there
+
+
+def test_a_slow_camera_is_detected_at_least_three_times_a_second(sample_video) -> None:
+    # the sample at 10 frames/s, every 2nd frame analysed: 5 frames/s reach the
+    # detector, so detect_every 2 (2.5 detections a second) becomes every frame
+    config = parse_config({**CONFIG, "detector": {"detect_every": 2, "frame_stride": 2}})
+    source = open_source(str(sample_video), start_ts=0.0)
+    pipeline = Pipeline(config, source.width, source.height, source.fps, 0.0)
+    frames = [frame for _, frame in zip(range(12), source.frames(), strict=False)]
+    source.close()
+    planned = [pipeline.finder.plan(frame) for frame in frames]
+    assert [p.detection is not None for p in planned] == [i % 2 == 0 for i in range(12)]
+    assert detection_interval(2, 10.0) == 2 and detection_interval(3, 7.0) == 2
+    assert detection_interval(2, 0.0) == 2  # a source that does not know its rate

@@ -114,6 +114,11 @@ class DetectorInput(StrEnum):
     stretched = "stretched"
 
 
+# ``detect_every`` is measured to count as well as every frame down to 3.5
+# detections a second (PETS09-S2L1 at 7 frames/s); slower cameras get more
+MIN_DETECTIONS_PER_S = 3.0
+
+
 class DetectorSettings(StrictModel):
     """Which detector runs and how (P2); thresholds come from the scheme."""
 
@@ -131,10 +136,10 @@ class DetectorSettings(StrictModel):
         None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
     )
     input: DetectorInput = Field(
-        DetectorInput.tiles,
+        DetectorInput.whole,
         description="whole = the frame at its own aspect in one inference; tiles = "
         "overlapping square tiles (2-3 inferences a frame: more people found in crowds, "
-        "slower); stretched = squeezed into one square (fastest, less accurate)",
+        "2-3x slower); stretched = squeezed into one square (fastest, less accurate)",
     )
     short_side: int = Field(
         416,
@@ -145,11 +150,12 @@ class DetectorSettings(StrictModel):
         "misses small people)",
     )
     detect_every: int = Field(
-        1,
+        2,
         ge=1,
         le=5,
-        description="run the detector on every n-th analysed frame; in between, people "
-        "stay where the last detection saw them",
+        description="run the detector on every n-th analysed frame (but at least "
+        f"{MIN_DETECTIONS_PER_S:g} times a second); in between, people stay where the last "
+        "detection saw them",
     )
     frame_stride: int = Field(
         1, ge=1, le=10, description="analyse every n-th frame (a fast camera on a slow box)"

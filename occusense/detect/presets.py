@@ -25,8 +25,11 @@ SCHEMES = {
     RecognitionScheme.algorithm_1: DetectorSettings(
         score_threshold=0.5, nms_iou=0.45, min_box_height=0.04, max_aspect=1.2
     ),
+    # 0.35: weak detections below the tracker's 0.4 to start a track still
+    # keep a track going (ByteTrack's second association), which counts a
+    # partly hidden person (measured: bench/RESULTS.md, sixth session)
     RecognitionScheme.algorithm_2: DetectorSettings(
-        score_threshold=0.4, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0
+        score_threshold=0.35, nms_iou=0.5, min_box_height=0.0, max_aspect=2.0
     ),
 }
 
@@ -45,7 +48,7 @@ def settings_for(config: DetectorConfig, scheme: RecognitionScheme) -> DetectorS
 
 
 # from above, people look less like COCO's upright people: scores run lower
-CEILING_THRESHOLD_DROP = 0.15
+CEILING_THRESHOLDS = {RecognitionScheme.algorithm_1: 0.35, RecognitionScheme.algorithm_2: 0.25}
 
 
 def make_ceiling_detector(
@@ -55,7 +58,7 @@ def make_ceiling_detector(
     base = make_detector(config.detector, config.general.recognition_scheme, threads)
     assert isinstance(base, NanoDetDetector)
     if config.detector.score_threshold is None:
-        lowered = max(0.1, base.settings.score_threshold - CEILING_THRESHOLD_DROP)
+        lowered = CEILING_THRESHOLDS[config.general.recognition_scheme]
         base.settings = replace(base.settings, score_threshold=lowered)
     m = config.mounting
     unwrap = PolarUnwrap.for_image(

@@ -95,7 +95,7 @@ def test_a_fixed_size_model_refuses_a_whole_frame_input(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("tiling", "scheme"), [(True, "tiles"), (False, "stretched")])
 def test_the_old_tiling_key_still_loads(tiling: bool, scheme: str) -> None:
     assert parse_config({"detector": {"tiling": tiling}}).detector.input == scheme
-    assert parse_config({"detector": {"tiling": None}}).detector.input == "tiles"  # the default
+    assert parse_config({"detector": {"tiling": None}}).detector.input == "whole"  # the default
 
 
 def test_short_side_must_be_a_multiple_of_32() -> None:
