@@ -91,15 +91,21 @@ class Analytics:
             if self.dwell:
                 result.dwells += self.dwell.update(ts, people.ids, self.regions.inside)
             result.alarm = overcrowded(self.alarm, result.region)
-        first, first_heights = anchors_and_heights(people.first_boxes, self.centre)
+        # where confirmed tracks started (rare: skipped, not computed empty,
+        # it is a third of the per-frame cost with few people)
+        first = (
+            anchors_and_heights(people.first_boxes, self.centre) if len(people.first_ids) else None
+        )
         if self.line and active["line"]:
             if staff_pulse and self.staff_filter:
                 self.line.staff_pulse(ts)
-            result.crossings = self.line.update(ts, people.first_ids, first, first_heights)
+            if first is not None:
+                result.crossings += self.line.update(ts, people.first_ids, *first)
             result.crossings += self.line.update(ts, people.ids, points, heights)
             result.crossings += self.line.end(ts, people.ended)
         if self.flow and active["flow"]:
-            result.flows = self.flow.update(people.first_ids, first)
+            if first is not None:
+                result.flows += self.flow.update(people.first_ids, first[0])
             result.flows += self.flow.update(people.ids, points)
             result.flows += self.flow.end(people.ended)
         self._last_ts = ts
