@@ -108,7 +108,9 @@ def test_region_counts_on_pets_are_close_per_frame(pets_log) -> None:
     walkway = [(300.0, 180.0), (768.0, 180.0), (768.0, 450.0), (300.0, 330.0)]
     result = count_log(EvalSpec(regions=[walkway]), gt, pets_log)["regions"][0]
     assert result["mean_truth"] > 2
-    assert result["mae"] < 0.6
+    # measured 0.46 people a frame; 0.63 without holding people the detector
+    # misses for a moment (detector.hold_missed_s: 0)
+    assert result["mae"] < 0.52
 
 
 def test_whole_pipeline_on_tud_campus(motmetrics_data) -> None:
