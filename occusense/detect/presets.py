@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from occusense.config.device import DetectorInput, RecognitionScheme
 from occusense.config.device import DetectorSettings as DetectorConfig
-from occusense.config.device import RecognitionScheme
 from occusense.config.model import DeviceConfig
 from occusense.detect.area import used_area
 from occusense.detect.base import Detector
@@ -55,7 +55,10 @@ def make_ceiling_detector(
     config: DeviceConfig, width: int, height: int, threads: int | None = None
 ) -> CeilingDetector:
     """The configured detector run on the unwrapped image of a ceiling camera."""
-    base = make_detector(config.detector, config.general.recognition_scheme, threads)
+    # the panorama is cut into model-sized tiles here: the frame input
+    # setting does not apply (and a fixed-size model takes tiles)
+    tiled = config.detector.model_copy(update={"input": DetectorInput.tiles})
+    base = make_detector(tiled, config.general.recognition_scheme, threads)
     assert isinstance(base, NanoDetDetector)
     if config.detector.score_threshold is None:
         lowered = CEILING_THRESHOLDS[config.general.recognition_scheme]

@@ -14,6 +14,7 @@ from occusense.config import parse_config
 from occusense.config.device import DetectorInput
 from occusense.detect import make_detector
 from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
+from occusense.detect.presets import make_ceiling_detector
 from occusense.errors import ConfigError
 from tests.conftest import PETS_GT
 
@@ -90,6 +91,12 @@ def test_a_fixed_size_model_refuses_a_whole_frame_input(tmp_path: Path) -> None:
         make_detector(config, parse_config({}).general.recognition_scheme)
     config = parse_config({"detector": {"model_path": str(fixed), "input": "tiles"}}).detector
     assert make_detector(config, parse_config({}).general.recognition_scheme) is not None
+    # a ceiling camera cuts its panorama into tiles itself: the default input is no matter
+    ceiling = parse_config(
+        {"detector": {"model_path": str(fixed)}, "mounting": {"mount": "ceiling"}}
+    )
+    empty_room = np.zeros((1024, 1024, 3), np.uint8)
+    assert len(make_ceiling_detector(ceiling, 1024, 1024).detect(empty_room)) == 0
 
 
 @pytest.mark.parametrize(("tiling", "scheme"), [(True, "tiles"), (False, "stretched")])
