@@ -18,7 +18,12 @@ import numpy as np
 import supervision as sv
 
 from occusense.analytics.flow import FlowCounter
-from occusense.analytics.geometry import DirectedPolyline, PolygonZone, anchor_points
+from occusense.analytics.geometry import (
+    DirectedPolyline,
+    PolygonZone,
+    anchor_points,
+    anchors_and_heights,
+)
 from occusense.analytics.line import LineCounter
 from occusense.analytics.regions import RegionCounter
 from occusense.evaluation.mot import MotTracks
@@ -93,10 +98,8 @@ class CountingRun:
         and ``first_boxes`` are the frame's first sightings (``TrackedPeople``)."""
         if first_ids is not None and len(first_ids):
             self._first_sightings(frame, ts, first_ids, first_boxes)
-        points = anchor_points(boxes, centre=False)
-        keep = self._counted(frame, points)
-        ids, boxes, raw_ids, points = ids[keep], boxes[keep], raw_ids[keep], points[keep]
-        heights = boxes[:, 3] - boxes[:, 1] if len(boxes) else np.zeros(0)
+        keep, points, heights = self._counted(frame, boxes)
+        ids, boxes, raw_ids = ids[keep], boxes[keep], raw_ids[keep]
         if self.line:
             self.line.update(ts, ids, points, heights)
             self.line.end(ts, ended)
@@ -112,19 +115,23 @@ class CountingRun:
             for zone in self.linezones:
                 zone.trigger(dets)
 
-    def _counted(self, frame: int, points: np.ndarray) -> np.ndarray:
-        """Which points count: people where the ground truth says "ignore"
-        count for no one."""
-        if self.gt is None or len(points) == 0:
-            return np.ones(len(points), dtype=bool)
-        return ~_inside_any(points, self.gt.ignored_at(frame))
+    def _counted(
+        self, frame: int, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which rows of ``boxes`` count (people where the ground truth says
+        "ignore" count for no one), and the anchor points and heights of
+        those that do."""
+        points, heights = anchors_and_heights(boxes, centre=False)
+        keep = np.ones(len(points), dtype=bool)
+        if self.gt is not None and len(points):
+            keep = ~_inside_any(points, self.gt.ignored_at(frame))
+        return keep, points[keep], heights[keep]
 
     def _first_sightings(self, frame, ts, ids, boxes) -> None:
-        points = anchor_points(boxes, centre=False)
-        keep = self._counted(frame, points)
-        ids, boxes, points = ids[keep], boxes[keep], points[keep]
+        keep, points, heights = self._counted(frame, boxes)
+        ids = ids[keep]
         if self.line:
-            self.line.update(ts, ids, points, boxes[:, 3] - boxes[:, 1])
+            self.line.update(ts, ids, points, heights)
         if self.flow:
             self._add_flows(self.flow.update(ids, points))
 
