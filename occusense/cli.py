@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from occusense.config import DeviceConfig, config_to_dict, load_config, parse_config
 from occusense.errors import OccusenseError
+from occusense.files import StateLock
 
 SAMPLE_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 
@@ -80,15 +81,31 @@ def run(
     detector: DetectorOption = None,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = _load(config, detector)
+    try:
+        lock = StateLock(cfg.state_dir).acquire()
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        _run_sensor(cfg, config, source, out, max_frames, no_web, realtime, start_time, quiet)
+    finally:
+        lock.release()
+
+
+def _run_sensor(
+    cfg: DeviceConfig, config: Path | None, source: str | None, out: Path | None,
+    max_frames: int | None, no_web: bool, realtime: bool | None, start_time: str | None,
+    quiet: bool,
+) -> None:
+    """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
     from occusense.sources import open_source
     from occusense.transports.local import ConsoleSink, JsonlSink
     from occusense.web.state import SensorState
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = _load(config, detector)
     uri = source or cfg.source.uri or SAMPLE_VIDEO
-    start = datetime.fromisoformat(start_time).timestamp() if start_time else time.time()
+    start = _start_time(start_time)
     pace = realtime if realtime is not None else cfg.source.realtime
     _ready_kernels()
     try:
@@ -118,12 +135,26 @@ def run(
             sink.close()
         if web is not None:
             web.stop()
-    spent = time.perf_counter() - began
+    stopping = time.perf_counter() - began - runner.frames_s
     sent = runner.pipeline.times.reports_sent if runner.pipeline else 0
     err.print(
-        f"done: {runner.frames} frames in {spent:.1f} s "
-        f"({runner.frames / max(spent, 1e-9):.1f} fps), {sent} reports"
+        f"done: {runner.frames} frames in {runner.frames_s:.1f} s "
+        f"({runner.frames / max(runner.frames_s, 1e-9):.1f} fps), {sent} reports; "
+        f"stopped in {stopping:.1f} s"
     )
+
+
+def _start_time(text: str | None) -> float:
+    """``--start-time`` as a timestamp (now when not given)."""
+    if not text:
+        return time.time()
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise _fail(
+            f"--start-time: expected an ISO date and time such as 2026-11-23T09:00:00+01:00, "
+            f"got {text!r}"
+        ) from None
 
 
 def _start_web(state):
@@ -284,12 +315,12 @@ def lorawan_encode_downlink(
     ],
 ) -> None:
     """Encode Milesight command objects (JSON) into VS121 downlink bytes (hex)."""
-    from occusense.reports.downlink import DownlinkError, encode
+    from occusense.documents import load_json
+    from occusense.reports.downlink import encode
 
     try:
-        data = json.loads(commands)
-        payload = encode(data)
-    except (ValueError, TypeError, KeyError, DownlinkError) as exc:
+        payload = encode(load_json(commands, "commands"))
+    except OccusenseError as exc:
         raise _fail(f"cannot encode {commands!r}: {exc}") from None
     typer.echo(payload.hex())
 

@@ -64,7 +64,7 @@ class SoftwarePins:
             raise OccusenseError(f"pin value must be 0 or 1, got {value!r}")
         self._refresh()
         self._cache[pin] = value
-        write_atomic(self.path, json.dumps(self._cache))
+        write_atomic(self.path, json.dumps(self._cache), private_folder=True)
         self._mtime = self.path.stat().st_mtime_ns
 
     def _refresh(self) -> None:

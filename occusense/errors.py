@@ -17,3 +17,7 @@ class SourceError(OccusenseError):
 
 class TransportError(OccusenseError):
     """A report could not be delivered; the message names the recipient."""
+
+
+class StateLockedError(OccusenseError):
+    """Another running sensor holds the state directory."""

@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
 
+from occusense.errors import StateLockedError
 
-def write_atomic(path: Path, text: str) -> None:
+
+def private_dir(path: str | Path) -> Path:
+    """Make ``path`` (and missing parents) a folder only its owner can enter
+    (0700): the sensor's state holds reports, keys and password hashes."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        path.chmod(0o700)  # made by an older version, or by hand
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if missing, else make it 0600, so a
+    library that opens it (SQLite) never writes a world-readable file; SQLite
+    gives its -wal and -shm files the mode of the database."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if each.exists() and stat.S_IMODE(each.stat().st_mode) != 0o600:
+            each.chmod(0o600)
+    return path
+
+
+def write_atomic(path: Path, text: str, private_folder: bool = False) -> None:
     """Replace ``path`` with ``text`` in one step: a crash leaves the old file
     or the new one, never a mix. The file is private (0600, as ``mkstemp``
-    makes it): it may hold keys, counters or password hashes."""
+    makes it): it may hold keys, counters or password hashes; with
+    ``private_folder`` its folder is made 0700 too (the state directory)."""
+    if private_folder:
+        private_dir(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -31,3 +60,56 @@ def set_aside(path: Path) -> Path:
     aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
     path.replace(aside)
     return aside
+
+
+class StateLock:
+    """One running sensor per state directory (two would send every report
+    twice and out of order from one outbox).
+
+    An exclusive ``flock`` on ``<state_dir>/lock``, which holds the holder's
+    PID for the error message. The kernel releases the lock when the holder
+    exits in any way (``kill -9`` included), so a lock left by a killed
+    process never blocks the next start: no PID guessing, no stale files.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with StateLock(folder):
+        ...     StateLock(folder).acquire()
+        Traceback (most recent call last):
+        ...
+        occusense.errors.StateLockedError: ...
+    """
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.path = Path(state_dir) / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> StateLock:
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StateLockedError(
+                f"{self.path.parent} is in use by another running occusense (PID {holder}); "
+                "stop it, or give this one its own state_dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # no PID of a process that has gone
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

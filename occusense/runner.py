@@ -19,7 +19,12 @@ from occusense.config.model import DeviceConfig
 from occusense.pipeline import Pipeline, Sink, detect_ahead
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
-from occusense.transports.dispatcher import Dispatcher, DispatcherSink, has_recipients
+from occusense.transports.dispatcher import (
+    SHUTDOWN_S,
+    Dispatcher,
+    DispatcherSink,
+    has_recipients,
+)
 from occusense.transports.location import LocationServer
 from occusense.transports.lorawan.link import LoRaWANLink
 from occusense.web.overlay import render
@@ -50,6 +55,7 @@ class SensorRunner:
         self.location: LocationServer | None = None
         self._version = -1
         self.frames = 0
+        self.frames_s = 0.0  # time spent on frames, without the stop's wait on recipients
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
 
@@ -99,6 +105,7 @@ class SensorRunner:
     ) -> int:
         frames = Prefetcher(self.source)
         stream = iter(frames)
+        began = time.perf_counter()
         try:
             while max_frames is None or self.frames < max_frames:
                 first = next(stream, None)
@@ -107,6 +114,7 @@ class SensorRunner:
                 self._rebuild(first.timestamp)
                 if not self._run_pipeline(chain([first], stream), max_frames, on_frame):
                     break
+            self.frames_s = time.perf_counter() - began
             if self.pipeline is not None:
                 self.pipeline.finish()
         finally:
@@ -179,7 +187,7 @@ class SensorRunner:
             self.d2d[1].close()
             self.d2d = None
         if self.dispatcher is not None:
-            self.dispatcher.close(drain_s=2.0)
+            self.dispatcher.close(drain_s=SHUTDOWN_S)
             self.dispatcher = None
         if self.location is not None:
             self.location.close()

@@ -8,9 +8,11 @@ change of camera resolution; the analytics turn them into pixels.
 from __future__ import annotations
 
 import itertools
-from typing import Annotated
+import typing
+from functools import cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from shapely.geometry import LineString, Polygon
 
 RelCoord = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -21,6 +23,40 @@ class StrictModel(BaseModel):
     """A config section: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """A boolean is not a number: pydantic's lax mode reads ``true`` as 1,
+        so a coordinate or interval given ``false`` would be accepted as 0."""
+        if info.field_name and _holds_bool(value):
+            annotation: Any = cls.model_fields[info.field_name].annotation
+            if not _allows_bool(annotation):
+                raise ValueError(f"true/false is not valid here, got {value!r}")
+        return value
+
+
+def _holds_bool(value: Any) -> bool:
+    """``value`` is a boolean, or a list/tuple holding one (a point's coordinate)."""
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list | tuple) and any(_holds_bool(v) for v in value)
+
+
+@cache
+def _allows_bool(annotation: Any) -> bool:
+    """The field's type takes a boolean somewhere (``bool``, ``bool | None``, Any)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_allows_bool(arg) for arg in typing.get_args(annotation) if _hashable(arg))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def check_simple_polygon(points: list[RelPoint], what: str) -> list[RelPoint]:

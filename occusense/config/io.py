@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from occusense.config.model import DeviceConfig
+from occusense.documents import MAX_BYTES, DocumentError, load_json, load_yaml
 from occusense.errors import ConfigError
 from occusense.files import write_atomic
 
@@ -40,7 +41,8 @@ PLACEHOLDER = "**********"  # how pydantic, and so an export without secrets, sh
 
 
 def placeholders(data: Any, where: str = "") -> list[str]:
-    """Fields of ``data`` whose value is the export's secret placeholder."""
+    """Fields of ``data`` whose value is the export's secret placeholder
+    (``data`` comes bounded in depth from :mod:`occusense.documents`)."""
     if isinstance(data, dict):
         return [p for k, v in data.items() for p in placeholders(v, f"{where}{k}.")]
     if isinstance(data, list):
@@ -51,21 +53,36 @@ def placeholders(data: Any, where: str = "") -> list[str]:
 def load_config(path: str | Path) -> DeviceConfig:
     """Read a ``.yaml``/``.yml``/``.json`` file; raise :class:`ConfigError` if bad."""
     path = Path(path)
+    raw = _read_bounded(path)
+    return read_document(raw, str(path), as_json=path.suffix == ".json")
+
+
+def read_document(raw: bytes | str, origin: str, as_json: bool = False) -> DeviceConfig:
+    """A config document (YAML, or JSON) from outside, within the size limits
+    of :mod:`occusense.documents`; raise :class:`ConfigError` naming the problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid {path.suffix[1:] or 'YAML'}: {exc}") from None
+        data = load_json(raw, origin) if as_json else load_yaml(raw, origin)
+    except DocumentError as exc:
+        raise ConfigError(str(exc)) from None
     if hidden := placeholders(data):
         # an export without secrets: its "**********" would become the password
         raise ConfigError(
-            f"{path}: {', '.join(hidden)}: {PLACEHOLDER} is the placeholder of an export "
+            f"{origin}: {', '.join(hidden)}: {PLACEHOLDER} is the placeholder of an export "
             "without secrets; put the real value, or remove the field"
         )
-    return parse_config(data, str(path))
+    return parse_config(data, origin)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refused unread when larger than a document may be."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than the limit of {MAX_BYTES} bytes for a config")
+    return raw
 
 
 def config_to_dict(config: DeviceConfig, include_secrets: bool = False) -> dict[str, Any]:

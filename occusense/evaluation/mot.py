@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,25 +43,65 @@ class MotTracks:
         }
 
 
+MAX_FRAME = 10_000_000  # about 11 days at 10 frames/s
+
+
 def load_mot(path: str | Path, drop_ignored: bool = True) -> MotTracks:
     """Read a MOT file; rows whose 7th column is 0 are ignore-boxes (MOT rule)."""
+    data = _read_rows(Path(path))
+    ignored: dict[int, np.ndarray] = {}
+    if drop_ignored and data.shape[1] >= 7:
+        ignored = {f: _xyxy(rows) for f, rows in _by_frame(data[data[:, 6] == 0]).items()}
+        data = data[data[:, 6] != 0]
+    frames = {
+        f: (rows[:, 1].astype(np.int64), _xyxy(rows)) for f, rows in _by_frame(data).items()
+    }
+    return MotTracks(frames, ignored)
+
+
+def _read_rows(path: Path) -> np.ndarray:
+    """The file's rows as numbers, each checked: a clear error names the first
+    bad row instead of a NumPy traceback or a silent cast of ``inf``."""
     try:
-        data = np.loadtxt(path, delimiter=",", ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an empty file is an empty result
+            data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
     except (OSError, ValueError) as exc:
         raise OccusenseError(f"{path}: not a MOT CSV file ({exc})") from None
-    if data.size and data.shape[1] < 6:
-        raise OccusenseError(f"{path}: MOT rows need at least 6 columns")
-    ignored: dict[int, np.ndarray] = {}
-    if drop_ignored and data.size and data.shape[1] >= 7:
-        for row in data[data[:, 6] == 0]:
-            box = np.array([row[2], row[3], row[2] + row[4], row[3] + row[5]])
-            ignored.setdefault(int(row[0]), np.zeros((0, 4)))
-            ignored[int(row[0])] = np.vstack([ignored[int(row[0])], box])
-        data = data[data[:, 6] != 0]
-    frames: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for frame in np.unique(data[:, 0]).astype(int) if data.size else []:
-        rows = data[data[:, 0] == frame]
-        boxes = rows[:, 2:6].copy()
-        boxes[:, 2:] += boxes[:, :2]
-        frames[int(frame)] = (rows[:, 1].astype(np.int64), boxes)
-    return MotTracks(frames, ignored)
+    if not data.size:
+        return np.zeros((0, 7))
+    if data.shape[1] < 6:
+        raise OccusenseError(f"{path}: MOT rows need at least 6 columns, got {data.shape[1]}")
+    with np.errstate(invalid="ignore"):  # NaN and inf are reported by the first check
+        problems = _problems(data)
+    for bad, what in problems:
+        if bad.any():
+            row = int(np.argmax(bad)) + 1
+            raise OccusenseError(f"{path}: data row {row} has {what}")
+    return data
+
+
+def _problems(data: np.ndarray) -> tuple[tuple[np.ndarray, str], ...]:
+    return (
+        (~np.isfinite(data[:, :7]).all(axis=1), "a value that is not a finite number"),
+        ((data[:, 0] < 1) | (data[:, 0] > MAX_FRAME) | (data[:, 0] % 1 != 0),
+         f"a frame number that is not a whole number 1-{MAX_FRAME}"),
+        ((data[:, 1] % 1 != 0) | (np.abs(data[:, 1]) > 2**53), "a track id that is not whole"),
+        ((data[:, 4] < 0) | (data[:, 5] < 0), "a negative width or height"),
+    )
+
+
+def _by_frame(data: np.ndarray) -> dict[int, np.ndarray]:
+    """Rows grouped by frame number, in one sort (not one scan per frame)."""
+    if not len(data):
+        return {}
+    data = data[np.argsort(data[:, 0], kind="stable")]
+    numbers, starts = np.unique(data[:, 0].astype(np.int64), return_index=True)
+    groups = np.split(data, starts[1:])
+    return {int(n): rows for n, rows in zip(numbers.tolist(), groups, strict=True)}
+
+
+def _xyxy(rows: np.ndarray) -> np.ndarray:
+    boxes = rows[:, 2:6].copy()
+    boxes[:, 2:] += boxes[:, :2]
+    return boxes

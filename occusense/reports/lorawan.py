@@ -162,6 +162,8 @@ def as_history(payload: bytes, ts: float) -> list[bytes]:
     """A live uplink sent late: one ``20ce`` record per value (or half of an
     8-byte one), stamped ``ts``; a ``0f85`` timestamp is dropped (the records
     carry theirs)."""
+    if not 0 <= ts < 1 << 32:
+        raise CodecError(f"history time {ts!r} is outside the 4-byte range 0..{(1 << 32) - 1}")
     records = []
     for key, value in _records(payload):
         if key == (0x0F, 0x85):

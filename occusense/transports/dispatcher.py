@@ -32,6 +32,8 @@ from occusense.transports.outbox import Outbox
 
 log = logging.getLogger(__name__)
 MEMORY_QUEUE = 100
+SHUTDOWN_S = 1.5  # the longest a stop may wait on recipients (the whole stop: 2 s)
+STOP_MARGIN_S = 0.5  # of it, kept for stopping the workers and connections
 FEATURE_SETTINGS = {
     "region": "region_counting",
     "dwell": "region_counting",
@@ -97,6 +99,7 @@ class Dispatcher:
         self._by_name: dict[str, _Route] = {}
         self._wake: dict[str, threading.Event] = {}
         self._stop = threading.Event()
+        self._outbox_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         client_id = f"occusense-{config.device.serial_number or 'sensor'}"
         for feature, section in FEATURE_SETTINGS.items():
@@ -181,19 +184,18 @@ class Dispatcher:
                 continue
             delay = 0.5
             route.delivered += 1
-            if report_id is None:
-                route.memory.popleft()
-            elif self.outbox is not None:
-                self.outbox.remove(report_id)
+            with self._outbox_lock:  # the store may have closed while sending
+                if report_id is None:
+                    route.memory.popleft()
+                elif self.outbox is not None:
+                    self.outbox.remove(report_id)
 
     def _next(self, name: str, route: _Route) -> tuple[int | None, str] | None:
         if route.memory:
             return None, route.memory[0]
-        if self.outbox is not None:
-            oldest = self.outbox.oldest(name)
-            if oldest:
-                return oldest[0]
-        return None
+        with self._outbox_lock:
+            oldest = self.outbox.oldest(name) if self.outbox is not None else []
+        return oldest[0] if oldest else None
 
     def status(self) -> list[RecipientStatus]:
         out = []
@@ -221,22 +223,31 @@ class Dispatcher:
                 results.append((name, False, str(exc)))
         return results
 
-    def close(self, drain_s: float = 0.0) -> None:
-        """Stop the workers (after ``drain_s`` for queued reports to go out)."""
-        deadline = time.monotonic() + drain_s
-        while time.monotonic() < deadline and any(s.queued for s in self.status()):
-            time.sleep(0.1)
+    def close(self, drain_s: float = 0.0, timeout_s: float = SHUTDOWN_S) -> None:
+        """Stop the workers, within ``timeout_s`` whatever the recipients do.
+
+        Queued reports get up to ``drain_s`` (capped to leave time to stop) to
+        go out; what has not been acknowledged then stays in the outbox for
+        the next start. A worker stuck on a recipient that does not answer is
+        left behind (a daemon thread): its report was never removed, so it is
+        sent again next time rather than lost."""
+        deadline = time.monotonic() + timeout_s
+        drain_until = min(time.monotonic() + drain_s, deadline - STOP_MARGIN_S)
+        while time.monotonic() < drain_until and any(s.queued for s in self.status()):
+            time.sleep(0.05)
         self._stop.set()
         for event in self._wake.values():
             event.set()
         for thread in self._threads:
-            thread.join(timeout=5)
-        for route in self._by_name.values():
-            route.sender.close()
-        for connection in self._connections.values():
-            connection.close()
-        if self.outbox is not None:
-            self.outbox.close()
+            thread.join(timeout=max(0.0, deadline - time.monotonic() - STOP_MARGIN_S / 2))
+        with self._outbox_lock:
+            for route in self._by_name.values():
+                route.sender.close()
+            for connection in self._connections.values():
+                connection.close(timeout_s=max(0.05, deadline - time.monotonic() - 0.05))
+            if self.outbox is not None:
+                self.outbox.close()
+                self.outbox = None
 
 
 class DispatcherSink:
@@ -257,7 +268,7 @@ class DispatcherSink:
         self.dispatcher.send(report, image)
 
     def close(self) -> None:
-        self.dispatcher.close(drain_s=5.0)
+        self.dispatcher.close(drain_s=SHUTDOWN_S)
 
 
 def has_recipients(config: DeviceConfig) -> bool:

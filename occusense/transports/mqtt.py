@@ -89,9 +89,15 @@ class MqttConnection:
         if not info.is_published():
             raise TransportError(f"{self.name}: no acknowledgement within {timeout_s:.0f} s")
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Disconnect within ``timeout_s``: paho's ``loop_stop`` waits for its
+        network thread, which may be inside a connect to a host that does not
+        answer (up to paho's 5 s connect timeout), so it runs on a helper
+        thread that is left behind if the broker is that slow."""
         self.client.disconnect()
-        self.client.loop_stop()
+        stopper = threading.Thread(target=self.client.loop_stop, daemon=True, name="mqtt stop")
+        stopper.start()
+        stopper.join(timeout=timeout_s)
 
 
 def _tls_context(settings: MqttSettings) -> ssl.SSLContext:

@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from occusense.files import private_dir, private_file
+
 log = logging.getLogger(__name__)
 
 PER_RECIPIENT = 1000
@@ -68,7 +70,8 @@ class Outbox:
 
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(self.path).parent)
+            private_file(Path(self.path))
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")

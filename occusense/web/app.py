@@ -29,9 +29,11 @@ from starlette.responses import StreamingResponse
 from occusense.config import DeviceConfig, config_to_dict
 from occusense.config.device import PrivacyMode
 from occusense.config.schedule import WEEKDAYS, Schedule
-from occusense.errors import ConfigError
+from occusense.documents import DocumentError, load_json, load_yaml
+from occusense.errors import ConfigError, OccusenseError
 from occusense.reports.device import device_info
 from occusense.web import auth, forms
+from occusense.web.bodylimit import BodyLimit
 from occusense.web.overlay import render
 from occusense.web.state import SensorState, merge_config
 
@@ -80,6 +82,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         https_only=web.secure_cookies,
         max_age=8 * 3600,
     )
+    app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     throttle, tokens = auth.Throttle(), auth.Tokens()
@@ -286,7 +289,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
             if section == "users" or section not in DeviceConfig.model_fields:
                 raise ValueError(f"no editable section {section!r}")
             if as_json:
-                values = json.loads(str(form["json"]))
+                values = load_json(str(form["json"]), f"{section} (JSON)")
                 if not isinstance(values, dict):
                     raise ValueError(f"{section} must be a JSON object")
             else:
@@ -294,7 +297,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
                 model = DeviceConfig.model_fields[section].annotation
                 values = forms.parse(model, fields, section)  # type: ignore[arg-type]
             state.edit(section, values)
-        except (ValueError, ConfigError, KeyError) as exc:
+        except (ValueError, OccusenseError, KeyError) as exc:
             return await settings_page(request, "admin", error=f"{section}: {exc}",
                                        as_json=as_json)
         return await settings_page(request, "admin", message=f"{section} saved and applied",
@@ -435,14 +438,15 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         if section == "users":
             raise HTTPException(403, "change the password with /api/password")
         try:
-            values = await request.json()
+            values = load_json(await request.body(), "body")
+        except DocumentError as exc:
+            raise HTTPException(400, str(exc)) from None
+        try:
             state.edit(section, values)
         except KeyError:
             raise HTTPException(404, f"no section {section!r}") from None
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(400, f"not JSON: {exc}") from None
         return config_to_dict(state.config)[section]
 
     @app.post("/api/recording", tags=["live"])
@@ -570,9 +574,9 @@ def _import(state: SensorState, raw: bytes) -> str:
     """G7 import: a YAML or JSON export. Users and privacy mode stay as they are
     unless the file carries password hashes (an export with secrets)."""
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"import: not a YAML or JSON file ({exc})") from None
+        data = load_yaml(raw, "import")
+    except DocumentError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(data, dict):
         raise ConfigError("import: the file must hold a mapping of sections")
     current = config_to_dict(state.config, include_secrets=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from occusense.config.io import PLACEHOLDER as SECRET
+from occusense.documents import DocumentError, load_json
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -148,6 +149,6 @@ def _convert(values: list[str], kind: Any, optional: bool) -> Any:
         except ValueError:
             return raw  # let the model say what is wrong
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+        return load_json(raw, "field")
+    except DocumentError:
+        return raw  # let the model say what is wrong

@@ -16,7 +16,8 @@ class WebServer:
 
     def __init__(self, state: SensorState, host: str, port: int) -> None:
         config = uvicorn.Config(
-            create_app(state), host=host, port=port, log_level="warning", access_log=False
+            create_app(state), host=host, port=port, log_level="warning", access_log=False,
+            timeout_graceful_shutdown=1,  # a live video stream must not hold up a stop
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)

@@ -22,6 +22,8 @@ import numpy as np
 from occusense.analytics.engine import FrameResult
 from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
 from occusense.config.io import PLACEHOLDER
+from occusense.errors import ConfigError
+from occusense.files import private_dir
 from occusense.track import TrackedPeople
 
 HISTORY_POINTS = 8640  # 24 h at one point every 10 s
@@ -83,7 +85,7 @@ class SensorState:
             image = self.live.image
             if image is None:
                 raise RuntimeError("no frame yet")
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
             path = folder / time.strftime("recording-%Y%m%d-%H%M%S.avi")
             h, w = image.shape[:2]
             self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
@@ -124,6 +126,10 @@ class SensorState:
         if section not in data:
             raise KeyError(section)
         current = data[section]
+        if isinstance(current, dict) and not isinstance(values, dict):
+            raise ConfigError(
+                f"section {section}: expected an object of settings, got {values!r:.60}"
+            )
         data[section] = merge_config(current, values) if isinstance(current, dict) else values
         return self.apply(data, f"section {section}")
 

@@ -108,7 +108,7 @@ def test_invalid_config_names_field_and_rule(data: dict, field: str, rule: str) 
 def test_malformed_yaml_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("region_counting: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid yaml"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
 
 

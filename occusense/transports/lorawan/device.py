@@ -78,7 +78,7 @@ class SessionStore:
         return session
 
     def save(self, session: Session) -> None:
-        write_atomic(self.path, json.dumps(asdict(session)))
+        write_atomic(self.path, json.dumps(asdict(session)), private_folder=True)
 
 
 @dataclass

@@ -84,4 +84,5 @@ class HistoryStore:
             self._save()
 
     def _save(self) -> None:
-        write_atomic(self.path, json.dumps({"records": [r.hex() for r in self._records]}))
+        records = json.dumps({"records": [r.hex() for r in self._records]})
+        write_atomic(self.path, records, private_folder=True)
