@@ -13,7 +13,7 @@ Parsers: config (a mutated examples/vtest.yaml through the file loader, as
 bodies: mutated JSON of a section through the same loader and
 ``SensorState.edit``), downlink-bytes, downlink-json (command objects),
 uplink-bytes, mot (MOT CSV files for ``occusense eval``), video (files that
-are not videos, through ``open_source``; fewer, each is a file open).
+are not videos, through ``open_source`` and its first frame).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ PARSERS: dict[str, tuple[Callable[[random.Random], None], float]] = {
     "downlink-json": (fuzz_downlink_json, 1.0),
     "uplink-bytes": (fuzz_uplink_bytes, 1.0),
     "mot": (fuzz_mot, 1.0),
-    "video": (fuzz_video, 0.02),  # opening a file with OpenCV is slow
+    "video": (fuzz_video, 1.0),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -117,7 +118,10 @@ def _run_sensor(
         sinks.append(ConsoleSink())
     jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
     if jsonl:
-        sinks.append(JsonlSink(jsonl))
+        try:
+            sinks.append(JsonlSink(jsonl))
+        except OccusenseError as exc:
+            raise _fail(str(exc)) from None
     state = SensorState(cfg, config or Path(cfg.state_dir) / "config.yaml")
     web = _start_web(state) if cfg.web.enabled and not no_web else None
     err.print(
@@ -401,7 +405,9 @@ def _points(text: str, what: str) -> list[tuple[float, float]]:
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise _fail(f"{what}: numbers separated by commas, got {text!r}") from None
+        values = [math.nan]
+    if not all(math.isfinite(v) for v in values):
+        raise _fail(f"{what}: numbers separated by commas, got {text!r}")
     if len(values) % 2 or len(values) < 4:
         raise _fail(f"{what}: give x,y pairs (at least 2 points), got {len(values)} numbers")
     return list(zip(values[::2], values[1::2], strict=True))
@@ -416,7 +422,9 @@ def eval_command(
     tracks: Annotated[Path | None, typer.Option(help="tracker output, MOT CSV")] = None,
     source: Annotated[str | None, typer.Option(help="the video or image folder of --gt")] = None,
     config: Annotated[Path | None, typer.Option(help="detector settings for --source")] = None,
-    fps: Annotated[float, typer.Option(help="frame rate of --tracks (sources know theirs)")] = 10.0,
+    fps: Annotated[
+        float, typer.Option(min=0.1, max=1000, help="frame rate of --tracks (sources know theirs)")
+    ] = 10.0,
     debounce: Annotated[float, typer.Option(help="region debounce (s) for the comparison")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     suite: Annotated[

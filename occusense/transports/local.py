@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from occusense.errors import OccusenseError
 from occusense.reports.reporter import Report
 
 
@@ -32,8 +33,13 @@ class JsonlSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise OccusenseError(
+                f"cannot write reports to {self.path} ({exc.strerror or exc})"
+            ) from None
 
     def send(self, report: Report) -> None:
         self._fh.write(json.dumps(report.body, ensure_ascii=False) + "\n")

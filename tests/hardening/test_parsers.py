@@ -94,10 +94,23 @@ def test_mot_rows_are_grouped_by_frame_in_file_order(tmp_path):
     assert tracks.ignored_at(1).tolist() == [[0, 0, 1, 1]]
 
 
-def test_a_start_time_that_is_not_a_time_is_named():
-    done = cli("run", "--start-time", "garbage", "--no-web", "--max-frames", "1")
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("run", "--start-time", "garbage"), "--start-time: expected an ISO date and time"),
+        (("run", "--out", "/proc/none/r.jsonl"), "cannot write reports to /proc/none/r.jsonl"),
+        (("eval", "--gt", "x", "--tracks", "x", "--line", "nan,1,2,3"),
+         "--line: numbers separated by commas, got 'nan,1,2,3'"),
+    ],
+    ids=["start-time", "out", "line"],
+)
+def test_bad_command_line_arguments_are_named(tmp_path, args, says):
+    if args[0] == "run":
+        (tmp_path / "c.yaml").write_text(f"state_dir: {tmp_path / 'state'}\n")
+        args = (*args, "--config", str(tmp_path / "c.yaml"), "--no-web", "--max-frames", "1")
+    done = cli(*args)
     assert done.returncode == 2
-    assert "--start-time: expected an ISO date and time" in done.stderr
+    assert says in done.stderr
     assert "Traceback" not in done.stderr
 
 
