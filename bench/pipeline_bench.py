@@ -21,7 +21,7 @@ import onnxruntime
 
 from occusense.analytics.engine import Analytics
 from occusense.config import load_config
-from occusense.detect.nanodet import NanoDetDetector
+from occusense.detect.detector import OnnxDetector
 from occusense.detect.presets import SCHEMES
 from occusense.pipeline import Pipeline, run_source
 from occusense.sources import open_source
@@ -81,7 +81,7 @@ def main() -> None:
     scheme = SCHEMES[config.general.recognition_scheme]
     results = {}
     for label, tiled in (("detect (tiled)", True), ("detect (1 frame)", False)):
-        detector = NanoDetDetector(scheme.__class__(**{**scheme.__dict__, "tiled": tiled}))
+        detector = OnnxDetector(scheme.__class__(**{**scheme.__dict__, "tiled": tiled}))
         detector.detect(frames[0])
         began = time.perf_counter()
         found = [detector.detect(f) for f in frames]

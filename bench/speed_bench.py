@@ -34,7 +34,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from occusense.config import load_config
-from occusense.detect.nanodet import NanoDetDetector
+from occusense.detect.detector import OnnxDetector
 from occusense.detect.presets import settings_for
 from occusense.pipeline import Pipeline, detect_ahead, run_source
 from occusense.sources import Frame, open_source
@@ -70,7 +70,7 @@ def read_frames(count: int, size: tuple[int, int] | None = None) -> list[np.ndar
 
 
 def off_the_shelf(frames: int) -> float:
-    detector = NanoDetDetector()  # one stretched inference, score 0.35
+    detector = OnnxDetector()  # one stretched inference, score 0.35
     tracker = ByteTrackTracker(frame_rate=10.0)
     line = sv.LineZone(
         start=sv.Point(400, 100),
@@ -113,7 +113,7 @@ def detector_only(frames: int, **detector: object) -> float:
     config = sample_config()
     for key, value in detector.items():
         setattr(config.detector, key, value)
-    found = NanoDetDetector(
+    found = OnnxDetector(
         settings_for(config.detector, config.general.recognition_scheme), threads=1
     )
     images = read_frames(frames)
@@ -144,7 +144,7 @@ def cameras(n: int, frames: int) -> float:
     camera tracks and counts its own frames in order."""
     config = sample_config()
     sources = [open_source(VIDEO, start_ts=0.0) for _ in range(n)]
-    shared = NanoDetDetector(
+    shared = OnnxDetector(
         settings_for(config.detector, config.general.recognition_scheme), threads=1
     )
     pipelines = [Pipeline(config, s.width, s.height, s.fps, 0.0, detector=shared) for s in sources]

@@ -73,6 +73,8 @@ class SensorRunner:
             list(self.sinks),
             location=self.location,
         )
+        describe = getattr(pipeline.finder.detector, "describe", None)
+        self.state.detector = describe() if describe else pipeline.finder.detector.name
         if has_recipients(config):
             self.dispatcher = Dispatcher(config, Path(config.state_dir) / "outbox.sqlite")
             pipeline.sinks.append(DispatcherSink(self.dispatcher, pipeline.snapshot))

@@ -25,7 +25,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[test]"
 # ByteTrack from Roboflow's trackers package; --no-deps keeps opencv headless.
 .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1"
-.venv/bin/python -c "import occusense.detect.nanodet, trackers"
+.venv/bin/python -c "import occusense.detect.detector, trackers"
 # compile the counting kernels once (numba caches them beside the package):
 # a sensor's first frames then do not wait tens of seconds for the compiler
 .venv/bin/python -c "from occusense.analytics.kernels import warm_up; warm_up()"

@@ -4,7 +4,7 @@ tf2onnx writes NanoDet's input as a fixed ``1 x 3 x 416 x 416``, and ONNX
 Runtime refuses any other shape although the network is fully convolutional
 (its reshapes compute their shapes from the tensor). With symbolic
 dimensions one inference covers a whole 4:3 or 16:9 frame at its own aspect
-(``occusense.detect.nanodet``), which costs 1.3x (4:3) to 1.7x (16:9) a
+(``occusense.detect.detector``), which costs 1.3x (4:3) to 1.7x (16:9) a
 square inference instead of 2x to 3x for tiles.
 
     python tools/dynamic_input.py MODEL.onnx [OUT.onnx]

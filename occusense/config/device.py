@@ -106,8 +106,27 @@ class PowerLineFrequency(StrEnum):
     hz60 = "60"
 
 
+class ModelFamily(StrEnum):
+    """The output layout of an ONNX detector (see ``detect.families``)."""
+
+    auto = "auto"
+    nanodet = "nanodet"
+    yolox = "yolox"
+    yolo = "yolo"
+    detr = "detr"
+
+
+class InputNorm(StrEnum):
+    """How a frame's pixels are scaled for the model."""
+
+    auto = "auto"
+    unit = "unit"
+    imagenet = "imagenet"
+    raw = "raw"
+
+
 class DetectorInput(StrEnum):
-    """How a frame becomes the detector's input (see ``detect.nanodet``)."""
+    """How a frame becomes the detector's input (see ``detect.detector``)."""
 
     whole = "whole"
     tiles = "tiles"
@@ -122,8 +141,26 @@ MIN_DETECTIONS_PER_S = 3.0
 class DetectorSettings(StrictModel):
     """Which detector runs and how (P2); thresholds come from the scheme."""
 
-    backend: str = Field("nanodet", description="nanodet (bundled ONNX model)")
-    model_path: str = Field("", description="another ONNX export; empty = bundled")
+    model: str = Field(
+        "", description="an ONNX detector file (NanoDet, YOLOX, YOLO v5/v8/v11, RT-DETR, "
+        "D-FINE, RF-DETR exports); empty = the bundled NanoDet",
+    )
+    family: ModelFamily = Field(
+        ModelFamily.auto, description="the model's output layout; auto = recognised from "
+        "its output shapes",
+    )
+    person_class: int = Field(
+        0, ge=0, le=1000, description="index of 'person' among the model's classes "
+        "(0 for COCO exports; 1 for RF-DETR)",
+    )
+    input_norm: InputNorm = Field(
+        InputNorm.auto, description="how pixels are scaled for the model: auto = the "
+        "family's (RGB 0..1; BGR 0..255 for YOLOX); imagenet for RF-DETR",
+    )
+    providers: str = Field(
+        "auto", description="ONNX Runtime execution providers, e.g. CUDAExecutionProvider; "
+        "auto = TensorRT, CUDA or OpenVINO when installed, else the CPU",
+    )
     remote_url: str = Field(
         "", description="KServe v2 / Triton model URL (http(s)://host:8000/v2/models/NAME); "
         "empty = run the model here",
@@ -177,13 +214,20 @@ class DetectorSettings(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _legacy_tiling(cls, data: Any) -> Any:
-        """Configs of 0.1 said ``tiling: true|false``; it became ``input``."""
-        if isinstance(data, dict) and "tiling" in data:
-            data = dict(data)
+    def _legacy_keys(cls, data: Any) -> Any:
+        """Older configs said ``tiling: true|false`` (now ``input``),
+        ``backend: nanodet`` and ``model_path`` (now ``family`` and ``model``)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "tiling" in data:
             tiling = data.pop("tiling")
             if tiling is not None and "input" not in data:
                 data["input"] = "tiles" if tiling else "stretched"
+        if "model_path" in data:
+            data.setdefault("model", data.pop("model_path"))
+        if "backend" in data:
+            data.setdefault("family", data.pop("backend"))
         return data
 
 

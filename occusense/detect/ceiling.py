@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from occusense.detect.base import Detections
-from occusense.detect.nanodet import NanoDetDetector, nms, tile_origins
+from occusense.detect.detector import OnnxDetector, nms, tile_origins
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class CeilingDetector:
     name = "ceiling"
 
     def __init__(
-        self, base: NanoDetDetector, unwrap: PolarUnwrap, used: np.ndarray | None = None
+        self, base: OnnxDetector, unwrap: PolarUnwrap, used: np.ndarray | None = None
     ) -> None:
         self.base = base
         self.unwrap = unwrap
@@ -214,6 +214,9 @@ class CeilingDetector:
 
     def close(self) -> None:
         self.base.close()
+
+    def describe(self) -> str:
+        return f"{self.base.describe()}, on the unwrapped ceiling view"
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Axis-aligned image boxes centred on each person (for the tracker)."""

@@ -1,7 +1,7 @@
 """Where a detector's network runs: ONNX Runtime here, or a remote inference
 server speaking the KServe v2 / Triton protocol (SPEC P2, issue 4).
 
-The detector (``detect.nanodet``) does everything around the network itself
+The detector (``detect.detector``) does everything around the network itself
 (resizing, tiling, decoding, NMS), so a remote server only runs the model:
 a fleet of sensors can share a GPU box while counting stays identical to
 local inference. :class:`KServeEngine` speaks the KServe v2 REST protocol
@@ -47,15 +47,45 @@ class InferenceEngine(Protocol):
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
 
 
+# the accelerators ONNX Runtime may have been built with, best first; the
+# CPU is always there and always last
+PREFERRED_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+)
+
+
+def choose_providers(wanted: str = "auto") -> list[str]:
+    """The execution providers to ask for: ``auto`` = every installed one of
+    :data:`PREFERRED_PROVIDERS` (an onnxruntime-gpu or -openvino install
+    brings them), else the comma-separated names given, which must be
+    installed."""
+    available = ort.get_available_providers()
+    if wanted == "auto":
+        return [p for p in PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
+    names = [p.strip() for p in wanted.split(",") if p.strip()]
+    missing = [p for p in names if p not in available]
+    if missing:
+        raise InferenceError(
+            f"execution provider(s) {', '.join(missing)} not installed; "
+            f"this ONNX Runtime has {', '.join(available)}"
+        )
+    return names
+
+
 class OnnxEngine:
-    """ONNX Runtime on this machine's CPU.
+    """ONNX Runtime on this machine: an accelerator when one is installed,
+    else the CPU.
 
     Args:
         model_path: the ONNX file.
-        threads: intra-op threads of one inference.
+        threads: intra-op threads of one inference (CPU).
+        providers: ``auto`` or comma-separated ONNX Runtime provider names.
     """
 
-    def __init__(self, model_path: Path, threads: int) -> None:
+    def __init__(self, model_path: Path, threads: int, providers: str = "auto") -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -67,13 +97,23 @@ class OnnxEngine:
         # session) 33 MB less resident (398 -> 365 MB) with the whole frame's
         # input, the defaults as fast (42-43 -> 44-45 frames/s), tiles 3% slower
         options.enable_mem_pattern = False
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        first = self._session.get_inputs()[0]
-        self.input_name = first.name
-        self.input_shape = list(first.shape)
+        try:
+            self._session = ort.InferenceSession(
+                str(model_path), options, providers=choose_providers(providers)
+            )
+        except (ort.capi.onnxruntime_pybind11_state.Fail,
+                ort.capi.onnxruntime_pybind11_state.InvalidGraph,
+                ort.capi.onnxruntime_pybind11_state.InvalidProtobuf) as exc:
+            raise InferenceError(f"{model_path.name}: not a model ONNX Runtime can load "
+                                 f"({str(exc).splitlines()[0][:200]})") from None
+        inputs = self._session.get_inputs()
+        self.input_name = inputs[0].name
+        self.input_shape = list(inputs[0].shape)
+        # a second input of 2 integers is a DETR's (width, height) of the image
+        self.size_inputs = [i.name for i in inputs[1:] if "int" in i.type]
         self.output_names = [o.name for o in self._session.get_outputs()]
+        self.providers = self._session.get_providers()
+        self.where = ", ".join(p.removesuffix("ExecutionProvider") for p in self.providers)
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self._session.run(names, feeds)
@@ -105,6 +145,9 @@ class KServeEngine:
             self.input_name = first["name"]
             self.input_shape = [d if d != -1 else None for d in first["shape"]]
             self.output_names = [o["name"] for o in meta["outputs"]]
+            self.size_inputs = [i["name"] for i in meta["inputs"][1:]
+                                if str(i.get("datatype", "")).startswith(("INT", "UINT"))]
+            self.where = self.url
         except (KeyError, IndexError, TypeError) as exc:
             raise InferenceError(f"{self.url}: model metadata without inputs/outputs") from exc
 
@@ -129,9 +172,10 @@ class KServeEngine:
     def _request(self, names: list[str], feeds: dict[str, np.ndarray]) -> dict:
         inputs, blobs = [], []
         for name, array in feeds.items():
+            whole = np.issubdtype(array.dtype, np.integer)  # a DETR's image size
             tensor: dict[str, Any] = {"name": name, "shape": list(array.shape),
-                                      "datatype": "FP32"}
-            data = np.ascontiguousarray(array, dtype="<f4")
+                                      "datatype": "INT64" if whole else "FP32"}
+            data = np.ascontiguousarray(array, dtype="<i8" if whole else "<f4")
             if self.binary:
                 tensor["parameters"] = {"binary_data_size": data.nbytes}
                 blobs.append(data.tobytes())

@@ -8,6 +8,7 @@ detections so partly hidden people still count.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from occusense.config.model import DeviceConfig
 from occusense.detect.area import used_area
 from occusense.detect.base import Detector
 from occusense.detect.ceiling import CeilingDetector, PolarUnwrap
-from occusense.detect.engines import InferenceError, KServeEngine
-from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
+from occusense.detect.detector import DEFAULT_MODEL, DetectorSettings, ModelSettings, OnnxDetector
+from occusense.detect.engines import InferenceEngine, InferenceError, KServeEngine, OnnxEngine
 from occusense.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SCHEMES = {
     RecognitionScheme.algorithm_1: DetectorSettings(
@@ -59,7 +62,7 @@ def make_ceiling_detector(
     # setting does not apply (and a fixed-size model takes tiles)
     tiled = config.detector.model_copy(update={"input": DetectorInput.tiles})
     base = make_detector(tiled, config.general.recognition_scheme, threads)
-    assert isinstance(base, NanoDetDetector)
+    assert isinstance(base, OnnxDetector)
     if config.detector.score_threshold is None:
         lowered = CEILING_THRESHOLDS[config.general.recognition_scheme]
         base.settings = replace(base.settings, score_threshold=lowered)
@@ -75,18 +78,20 @@ def make_detector(
 ) -> Detector:
     """Build the configured detector backend; ``threads`` (default
     ``config.threads``) are the cores one inference is spread over."""
-    if config.backend != "nanodet":
-        raise ConfigError(f"detector.backend: unknown backend {config.backend!r}")
-    model = Path(config.model_path) if config.model_path else DEFAULT_MODEL
+    model = Path(config.model) if config.model else DEFAULT_MODEL
     if not config.remote_url and not model.is_file():
-        raise ConfigError(f"detector.model_path: {model} does not exist")
+        raise ConfigError(f"detector.model: {model} does not exist")
     try:
-        engine = None
         if config.remote_url:
-            engine = KServeEngine(config.remote_url, config.remote_binary,
-                                  config.remote_timeout_s, config.remote_ca_file)
-        return NanoDetDetector(
-            settings_for(config, scheme), model, threads or config.threads, engine
-        )
+            engine: InferenceEngine = KServeEngine(
+                config.remote_url, config.remote_binary, config.remote_timeout_s,
+                config.remote_ca_file,
+            )
+        else:
+            engine = OnnxEngine(model, threads or config.threads, config.providers)
+        reading = ModelSettings(config.family.value, config.person_class, config.input_norm.value)
+        detector = OnnxDetector(settings_for(config, scheme), model, engine=engine, model=reading)
     except (ValueError, InferenceError) as exc:
         raise ConfigError(f"detector: {exc}") from exc
+    log.info("detector: %s", detector.describe())
+    return detector

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import supervision as sv
+from scipy.optimize import linear_sum_assignment
 
 from occusense.analytics.flow import FlowCounter
 from occusense.analytics.geometry import (
@@ -50,17 +51,42 @@ def accuracy(counted: int, truth: int) -> float:
     return max(0.0, 1.0 - abs(counted - truth) / truth)
 
 
-def truth_line(gt: MotTracks, line: Points) -> dict[str, int]:
-    polyline = DirectedPolyline(line)
+def truth_line(gt: MotTracks, line: Points, fps: float | None = None) -> dict[str, int]:
+    """Ground-truth crossings of ``line`` by the settled rule of
+    ../shared/data/README.md: a crossing the same person undoes within one
+    second (``fps`` frames) is no crossing, both events drop out, applied in
+    order along each track. ``fps=None``: the raw rule, every event."""
     counts = {"in": 0, "out": 0}
-    for _, boxes in gt.paths().values():
+    for events in _crossing_events(gt, line):
+        for _, inward in _settled(events, fps) if fps else events:
+            counts["in" if inward else "out"] += 1
+    return counts
+
+
+def _crossing_events(gt: MotTracks, line: Points) -> list[list[tuple[int, bool]]]:
+    """Per track: (frame, inward) of each crossing between consecutive
+    annotated frames, in order."""
+    polyline = DirectedPolyline(line)
+    tracks = []
+    for frames, boxes in gt.paths().values():
         points = anchor_points(boxes, centre=False)
         if len(points) < 2:
             continue
-        for crossings in polyline.crossings(points[:-1], points[1:]):
-            for c in crossings:
-                counts["in" if c.inward else "out"] += 1
-    return counts
+        steps = polyline.crossings(points[:-1], points[1:])
+        tracks.append([(int(frames[i + 1]), c.inward)
+                       for i, crossings in enumerate(steps) for c in crossings])
+    return tracks
+
+
+def _settled(events: list[tuple[int, bool]], fps: float) -> list[tuple[int, bool]]:
+    """Drop each crossing undone within ``fps`` frames, with its undoing."""
+    kept: list[tuple[int, bool]] = []
+    for frame, inward in events:
+        if kept and kept[-1][1] != inward and frame - kept[-1][0] <= fps:
+            kept.pop()
+        else:
+            kept.append((frame, inward))
+    return kept
 
 
 def truth_regions(gt: MotTracks, regions: list[Points], frames: int) -> np.ndarray:
@@ -172,7 +198,8 @@ def report(spec: EvalSpec, gt: MotTracks, run: CountingRun, frames: int) -> dict
     """The eval JSON: truth, counted, accuracy per direction, region MAE."""
     out: dict = {"frames": frames}
     if spec.line and run.line:
-        truth = truth_line(gt, spec.line)
+        truth = truth_line(gt, spec.line, spec.fps)
+        raw = truth_line(gt, spec.line)
         ours = {"in": run.line.cumulative.inward, "out": run.line.cumulative.outward}
         lz = {
             "in": sum(z.in_count for z in run.linezones),
@@ -183,6 +210,8 @@ def report(spec: EvalSpec, gt: MotTracks, run: CountingRun, frames: int) -> dict
             "truth": truth,
             "counted": ours,
             "accuracy": {d: round(accuracy(ours[d], truth[d]), 4) for d in truth},
+            "truth_raw": raw,
+            "accuracy_raw": {d: round(accuracy(ours[d], raw[d]), 4) for d in raw},
             "linezone": {
                 "counted": lz,
                 "accuracy": {d: round(accuracy(lz[d], truth[d]), 4) for d in truth},
@@ -217,3 +246,46 @@ def _truth_flow(spec: EvalSpec, gt: MotTracks) -> dict[str, int]:
         for _, a, b in done:
             totals[f"{a}-{b}"] = totals.get(f"{a}-{b}", 0) + 1
     return totals
+
+
+def people_found(gt: MotTracks, steps, iou: float = 0.5) -> dict[str, float]:
+    """How many of the ground truth's people the sensor had, frame by frame.
+
+    Each analysed frame's people (their boxes) are matched one-to-one to the
+    truth's boxes (Hungarian assignment, IoU at least ``iou``). ``recall``:
+    matched / true people; ``false_per_frame``: people the sensor had that
+    match nobody, outside the truth's ignore-boxes, per frame; ``precision``:
+    matched / (matched + false)."""
+    matched = truth = false = frames = 0
+    for step in steps:
+        _, true_boxes = gt.at(step.frame)
+        pairs = _matches(np.asarray(step.boxes, np.float64).reshape(-1, 4), true_boxes, iou)
+        unmatched = np.setdiff1d(np.arange(len(step.boxes)), [p for p, _ in pairs])
+        extra = np.asarray(step.boxes, np.float64).reshape(-1, 4)[unmatched]
+        ignored = _inside_any(anchor_points(extra, centre=False), gt.ignored_at(step.frame))
+        matched += len(pairs)
+        truth += len(true_boxes)
+        false += int((~ignored).sum())
+        frames += 1
+    return {
+        "recall": round(matched / truth, 4) if truth else 1.0,
+        "precision": round(matched / (matched + false), 4) if matched + false else 1.0,
+        "false_per_frame": round(false / frames, 3) if frames else 0.0,
+    }
+
+
+def _matches(ours: np.ndarray, truth: np.ndarray, iou: float) -> list[tuple[int, int]]:
+    if len(ours) == 0 or len(truth) == 0:
+        return []
+    overlap = _iou(ours, truth)
+    rows, cols = linear_sum_assignment(-overlap)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if overlap[r, c] >= iou]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)

@@ -351,6 +351,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
             "about.html",
             version=_version(),
             licences=_licences(),
+            detector=state.detector or "starting",
             device=device_info(state.config.device) | {"model": state.config.device.model},
         )
 

@@ -54,6 +54,7 @@ class SensorState:
         self.counts: dict[str, Any] = {}
         self.history: collections.deque = collections.deque(maxlen=HISTORY_POINTS)
         self.transport_status: list[dict] = []
+        self.detector = ""  # what detects people, and on which hardware
         self._last_history = 0.0
         self.recording: Path | None = None
         self._writer: cv2.VideoWriter | None = None

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import trustme
 
-from occusense.detect.nanodet import DEFAULT_MODEL
+from occusense.detect.detector import DEFAULT_MODEL
 
 HEADER = "Inference-Header-Content-Length"
 

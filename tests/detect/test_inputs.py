@@ -13,7 +13,7 @@ import pytest
 from occusense.config import parse_config
 from occusense.config.device import DetectorInput
 from occusense.detect import make_detector
-from occusense.detect.nanodet import DEFAULT_MODEL, DetectorSettings, NanoDetDetector
+from occusense.detect.detector import DEFAULT_MODEL, DetectorSettings, OnnxDetector
 from occusense.detect.presets import make_ceiling_detector
 from occusense.errors import ConfigError
 from tests.conftest import PETS_GT
@@ -46,8 +46,8 @@ def frame(sample_video) -> np.ndarray:
     return image
 
 
-def detector(scheme: DetectorInput, **extra) -> NanoDetDetector:
-    return NanoDetDetector(
+def detector(scheme: DetectorInput, **extra) -> OnnxDetector:
+    return OnnxDetector(
         DetectorSettings(score_threshold=0.4, max_aspect=2.0, input=scheme, **extra)
     )
 
@@ -79,21 +79,23 @@ def test_whole_frame_finds_what_the_tiles_find(frame) -> None:
     assert abs(len(whole) - len(tiles)) <= 2
 
 
-def test_a_fixed_size_model_refuses_a_whole_frame_input(tmp_path: Path) -> None:
+def test_a_fixed_size_model_runs_in_tiles_of_its_size(tmp_path: Path, frame) -> None:
     model = onnx.load(str(DEFAULT_MODEL))
     dims = model.graph.input[0].type.tensor_type.shape.dim
     for dim, value in zip(dims, (1, 3, 416, 416), strict=True):
         dim.dim_value = value
     fixed = tmp_path / "fixed.onnx"
     onnx.save(model, str(fixed))
-    config = parse_config({"detector": {"model_path": str(fixed), "input": "whole"}}).detector
-    with pytest.raises(ConfigError, match="takes only 416x416 images"):
-        make_detector(config, parse_config({}).general.recognition_scheme)
-    config = parse_config({"detector": {"model_path": str(fixed), "input": "tiles"}}).detector
-    assert make_detector(config, parse_config({}).general.recognition_scheme) is not None
+    config = parse_config({"detector": {"model": str(fixed), "input": "whole",
+                                        "short_side": 640}}).detector
+    fitted = make_detector(config, parse_config({}).general.recognition_scheme)
+    assert (fitted.settings.input, fitted.settings.short_side) == (DetectorInput.tiles, 416)
+    tiles = OnnxDetector(fitted.settings).detect(frame)  # the dynamic model, in tiles
+    assert len(tiles) >= 5
+    np.testing.assert_allclose(fitted.detect(frame).boxes, tiles.boxes, atol=0.01)
     # a ceiling camera cuts its panorama into tiles itself: the default input is no matter
     ceiling = parse_config(
-        {"detector": {"model_path": str(fixed)}, "mounting": {"mount": "ceiling"}}
+        {"detector": {"model": str(fixed)}, "mounting": {"mount": "ceiling"}}
     )
     empty_room = np.zeros((1024, 1024, 3), np.uint8)
     assert len(make_ceiling_detector(ceiling, 1024, 1024).detect(empty_room)) == 0

