@@ -186,8 +186,10 @@ class DetectorSettings(StrictModel):
         description="pixels of the frame's short side at the model (smaller = faster, "
         "misses small people)",
     )
+    # 1: every frame detected, the measured best on PETS09-S2L1 at real time
+    # (bench/RESULTS.md, seventh session); 2 doubles the frame rate
     detect_every: int = Field(
-        2,
+        1,
         ge=1,
         le=5,
         description="run the detector on every n-th analysed frame (but at least "

@@ -213,17 +213,21 @@ class OnnxDetector:
             return Detections.empty()
 
     def _detect(self, frame: np.ndarray) -> Detections:
-        h, w = frame.shape[:2]
+        h = frame.shape[0]
         cfg = self.settings
-        if cfg.input is InputScheme.tiles:
-            found = self._detect_tiled(frame, cfg.short_side / min(w, h))
-        else:
-            size = self.input_shape(w, h)
-            raw = self.infer(self.preprocess(frame, size))
-            found = self.decode(raw, w / size[0], h / size[1], size)
+        found = self._detect_once(frame)
         if self.family.needs_nms or cfg.input is InputScheme.tiles:  # tiles overlap
             found = nms(found, cfg.nms_iou)
         return filter_shapes(found, cfg, h)
+
+    def _detect_once(self, frame: np.ndarray) -> Detections:
+        h, w = frame.shape[:2]
+        cfg = self.settings
+        if cfg.input is InputScheme.tiles:
+            return self._detect_tiled(frame, cfg.short_side / min(w, h))
+        size = self.input_shape(w, h)
+        raw = self.infer(self.preprocess(frame, size))
+        return self.decode(raw, w / size[0], h / size[1], size)
 
     def input_shape(self, width: int, height: int) -> tuple[int, int]:
         """The model input (width, height) for a ``width x height`` frame."""

@@ -145,7 +145,8 @@ class NanoDet:
             cls = _class_column(raw[si][0], how.person_class)
             keep = np.flatnonzero(cls >= how.threshold)
             if keep.size:
-                points = _cell_points(how.width, how.height, stride)[keep] * stride
+                # the GFL head's points are cell centres (NanoDet-Plus uses corners)
+                points = (_cell_points(how.width, how.height, stride)[keep] + 0.5) * stride
                 boxes.append(_gfl_boxes(raw[bi][0, keep], points, stride, self.BINS))
                 scores.append(cls[keep])
         if not boxes:

@@ -59,8 +59,9 @@ def peaked(bins: int, at: int) -> np.ndarray:
 
 
 def nanodet_outputs(classes: int = 2, person: int = 0) -> dict[str, np.ndarray]:
-    """Six outputs; one person at stride 8, cell (col 3, row 4) = point (24, 32),
-    sides 2, 2, 3, 3 strides: the box (8, 16, 48, 56)."""
+    """Six outputs; one person at stride 8, cell (col 3, row 4), whose centre
+    (the GFL head's point) is (28, 36); sides 2, 2, 3, 3 strides: the box
+    (12, 20, 52, 60)."""
     out = {}
     for stride in (8, 16, 32):
         cells = (SIDE // stride) ** 2
@@ -145,7 +146,7 @@ def detr_one_output() -> dict[str, np.ndarray]:
 
 
 CASES = {
-    "nanodet": (nanodet_outputs, "nanodet", [8, 16, 48, 56], 0.9, 0),
+    "nanodet": (nanodet_outputs, "nanodet", [12, 20, 52, 60], 0.9, 0),
     "nanodet-plus": (nanodet_plus_output, "nanodet", [0, 16, 48, 64], 0.9, 0),
     "yolox": (yolox_output, "yolox", [8, 24, 40, 56], 0.72, 0),
     "yolo-v8": (yolo_v8_output, "yolo", [22, 12, 42, 52], 0.9, 0),
