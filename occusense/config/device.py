@@ -95,6 +95,10 @@ class MountSettings(StrictModel):
     inner_radius: float = Field(
         0.15, ge=0.0, le=0.6, description="fraction of the radius skipped around the nadir"
     )
+    nadir_ring: bool = Field(
+        True, description="a second unwrapped ring from close to the nadir (people near or "
+        "under the camera): about twice the inference cost",
+    )
     fov_deg: float = Field(120.0, gt=10, lt=179, description="rectilinear lens field of view")
     height_m: float | None = Field(
         None, ge=1.5, le=10.0, description="mounting height, for the installer's records"

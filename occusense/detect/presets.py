@@ -17,7 +17,7 @@ from occusense.config.device import DetectorSettings as DetectorConfig
 from occusense.config.model import DeviceConfig
 from occusense.detect.area import used_area
 from occusense.detect.base import Detector
-from occusense.detect.ceiling import CeilingDetector, PolarUnwrap
+from occusense.detect.ceiling import NADIR_RING, CeilingDetector, CeilingRings, PolarUnwrap
 from occusense.detect.detector import DEFAULT_MODEL, DetectorSettings, ModelSettings, OnnxDetector
 from occusense.detect.engines import InferenceEngine, InferenceError, KServeEngine, OnnxEngine
 from occusense.errors import ConfigError
@@ -56,8 +56,9 @@ CEILING_THRESHOLDS = {RecognitionScheme.algorithm_1: 0.35, RecognitionScheme.alg
 
 def make_ceiling_detector(
     config: DeviceConfig, width: int, height: int, threads: int | None = None
-) -> CeilingDetector:
-    """The configured detector run on the unwrapped image of a ceiling camera."""
+) -> CeilingDetector | CeilingRings:
+    """The configured detector run on the unwrapped image of a ceiling camera
+    (two rings around the nadir unless ``mounting.nadir_ring`` is off)."""
     # the panorama is cut into model-sized tiles here: the frame input
     # setting does not apply (and a fixed-size model takes tiles)
     tiled = config.detector.model_copy(update={"input": DetectorInput.tiles})
@@ -67,10 +68,16 @@ def make_ceiling_detector(
         lowered = CEILING_THRESHOLDS[config.general.recognition_scheme]
         base.settings = replace(base.settings, score_threshold=lowered)
     m = config.mounting
+    used = used_area(config, width, height)
     unwrap = PolarUnwrap.for_image(
         width, height, m.nadir, m.inner_radius, m.lens.value, m.fov_deg, base.input_size
     )
-    return CeilingDetector(base, unwrap, used_area(config, width, height))
+    main = CeilingDetector(base, unwrap, used)
+    if not m.nadir_ring or m.inner_radius <= NADIR_RING[0]:
+        return main
+    inner = PolarUnwrap.for_image(width, height, m.nadir, NADIR_RING[0], m.lens.value,
+                                  m.fov_deg, base.input_size, outer=NADIR_RING[1])
+    return CeilingRings([main, CeilingDetector(base, inner, used)])
 
 
 def make_detector(

@@ -11,7 +11,7 @@ from occusense.analytics.geometry import anchor_points
 from occusense.config.device import Mount
 from occusense.config.model import DeviceConfig
 from occusense.detect.base import Detector
-from occusense.detect.ceiling import CeilingDetector
+from occusense.detect.ceiling import CeilingDetector, CeilingRings
 from occusense.detect.masks import MaskPainter
 from occusense.detect.presets import make_ceiling_detector, make_detector
 from occusense.errors import OccusenseError
@@ -46,7 +46,7 @@ def detect_images(target: Path, config: DeviceConfig) -> Iterator[dict]:
         detector = detectors[(w, h)]
         masks = MaskPainter(config.privacy_masks, w, h)
         painted = masks.paint(image)
-        if isinstance(detector, CeilingDetector):
+        if isinstance(detector, CeilingDetector | CeilingRings):
             found = detector.find(painted)
             points, scores = found.points, found.scores
         else:

@@ -209,3 +209,18 @@ def test_whole_chain_from_a_ceiling_config_to_region_reports(maker, tmp_path) ->
     final = [r for r in reports if r["report_type"] == "interval"][-1]
     assert final["current_counted"] == [3, 1] and final["current_total"] == 4
     assert check_shapes(out).returncode == 0
+
+
+def test_people_near_the_nadir_are_found_in_the_second_ring(maker) -> None:
+    """Issue 17: people at 0.15-0.4 of the radius are squeezed into the main
+    panorama's last rows; the nadir ring finds them."""
+    from occusense.evaluation.overhead import measure_scenes
+
+    def recall(nadir_ring: bool) -> float:
+        config = parse_config({"mounting": {"mount": "ceiling", "nadir_ring": nadir_ring}})
+        detector = make_ceiling_detector(config, 1024, 1024)
+        near = random_scenes(maker, 1024, 90.0, 10, 6, 60, 15, (0.15, 0.40))
+        return measure_scenes(detector, near)["recall"]
+
+    with_ring, without = recall(True), recall(False)
+    assert with_ring >= 0.8 and with_ring >= without + 0.2, (with_ring, without)
