@@ -23,7 +23,6 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, Uploa
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import StreamingResponse
 
 from occusense.config import DeviceConfig, config_to_dict
@@ -34,6 +33,8 @@ from occusense.errors import ConfigError, OccusenseError
 from occusense.reports.device import device_info
 from occusense.web import auth, forms
 from occusense.web.bodylimit import BodyLimit
+from occusense.web.headers import SecurityHeaders
+from occusense.web.sessions import SessionMiddleware, SessionStore
 from occusense.web.overlay import render
 from occusense.web.state import SensorState, merge_config
 
@@ -64,8 +65,8 @@ class Unauthorised(Exception):
     """Raised by the guards; pages redirect, the API answers 401."""
 
 
-def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI:
-    """The app for one sensor. ``session_secret`` signs the session cookies."""
+def create_app(state: SensorState) -> FastAPI:
+    """The app for one sensor."""
     app = FastAPI(
         title="occusense",
         version=_version(),
@@ -74,19 +75,21 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         openapi_url="/api/openapi.json",
     )
     web = state.config.web
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=session_secret or secrets.token_hex(32),
-        session_cookie="occusense_session",
-        same_site="strict",
-        https_only=web.secure_cookies,
-        max_age=8 * 3600,
-    )
+    saved = Path(state.config.state_dir) / "sessions.json" if state.path is not None else None
+    sessions = SessionStore(saved)
+    app.add_middleware(SessionMiddleware, store=sessions, secure=web.secure_cookies)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     throttle, tokens = auth.Throttle(), auth.Tokens()
-    app.state.sensor, app.state.tokens = state, tokens
+    app.state.sensor, app.state.tokens, app.state.sessions = state, tokens, sessions
+
+    def end_every_session() -> None:
+        """A password change, a password reset or a factory reset: every
+        browser session and API token ends."""
+        sessions.end_all()
+        tokens.revoke_all()
 
     @app.exception_handler(Unauthorised)
     async def _unauthorised(request: Request, exc: Unauthorised):
@@ -254,7 +257,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
                 error=problem or "wrong answers" if wait <= 0 else "too many attempts",
             )
         _set_password(state, password)
-        tokens.revoke_all()
+        end_every_session()
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/live", include_in_schema=False)
@@ -318,11 +321,18 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
     @app.post("/maintenance/reset", include_in_schema=False)
     async def reset_page(request: Request, _: str = Depends(user)):
         form = await request.form()
-        _reset(state, bool(form.get("keep_users")), bool(form.get("keep_network")))
-        if not state.config.users.activated:
-            request.session.clear()
-            return RedirectResponse("/activate", status_code=303)
-        return page(request, "maintenance.html", message="reset to factory defaults")
+        keep_users, keep_network = bool(form.get("keep_users")), bool(form.get("keep_network"))
+        if form.get("confirm") != "yes":
+            return page(request, "confirm.html", heading="Reset to factory defaults",
+                        question="Reset the sensor to its factory defaults?",
+                        consequences=_reset_losses(state, keep_users, keep_network),
+                        action="/maintenance/reset", verb="Reset now",
+                        fields={k: "on" for k, v in (("keep_users", keep_users),
+                                                     ("keep_network", keep_network)) if v})
+        _reset(state, keep_users, keep_network)
+        end_every_session()
+        request.session.clear()
+        return RedirectResponse("/login" if keep_users else "/activate", status_code=303)
 
     @app.post("/maintenance/password", include_in_schema=False)
     async def password_page(
@@ -335,11 +345,19 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         problem = _change_password(state, current, password, confirm)
         if problem:
             return page(request, "maintenance.html", 400, error=problem)
-        tokens.revoke_all()
-        return page(request, "maintenance.html", message="password changed")
+        end_every_session()
+        request.session.clear()
+        return page(request, "login.html", message="password changed: log in with the new one")
 
     @app.post("/maintenance/restart", include_in_schema=False)
     async def restart_page(request: Request, _: str = Depends(user)):
+        form = await request.form()
+        if form.get("confirm") != "yes":
+            return page(request, "confirm.html", heading="Restart",
+                        question="Restart the counting pipeline?",
+                        consequences=["the counts of this report period start again from zero",
+                                      "the live view pauses for a few seconds"],
+                        action="/maintenance/restart", verb="Restart now", fields={})
         # a new config version makes the run loop build a fresh pipeline
         state.apply(config_to_dict(state.config, include_secrets=True), "restart")
         return page(request, "maintenance.html", message="restarting the pipeline")
@@ -542,7 +560,7 @@ def create_app(state: SensorState, session_secret: str | None = None) -> FastAPI
         problem = _change_password(state, current, password, confirm)
         if problem:
             raise HTTPException(400, problem)
-        tokens.revoke_all()
+        end_every_session()
         return {"changed": True}
 
     return app
@@ -587,6 +605,23 @@ def _import(state: SensorState, raw: bytes) -> str:
     data["privacy_mode"] = current["privacy_mode"]  # P5: only a factory reset changes it
     state.apply(data, "import")
     return f"{len(data)} sections"
+
+
+def _reset_losses(state: SensorState, keep_users: bool, keep_network: bool) -> list[str]:
+    """What a factory reset would lose, in words, for its confirmation."""
+    config = state.config
+    lost = [
+        f"{len(config.region_counting.regions)} region(s), the line, the U-turn and flow "
+        f"areas and {len(config.privacy_masks.masks)} privacy mask(s)",
+        "every report recipient (MQTT, HTTP), schedule and report setting",
+        "the LoRaWAN and D2D settings",
+    ]
+    if not keep_network:
+        lost.append("the web, RTSP and video source settings")
+    if not keep_users:
+        lost.append("the password and security questions: the sensor must be activated again")
+    lost.append("every logged-in session and API token ends")
+    return lost
 
 
 def _reset(state: SensorState, keep_users: bool, keep_network: bool) -> None:

@@ -114,7 +114,7 @@ document.getElementById('zoom').oninput = ev => {
 
 async function put(section, body) {
   const response = await fetch(`/api/config/${section}`, {method: 'PUT',
-    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': window.CSRF}, body: JSON.stringify(body)});
+    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': document.getElementById('canvas').dataset.csrf}, body: JSON.stringify(body)});
   if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
 }
 
