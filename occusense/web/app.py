@@ -34,8 +34,8 @@ from occusense.reports.device import device_info
 from occusense.web import auth, forms
 from occusense.web.bodylimit import BodyLimit
 from occusense.web.headers import SecurityHeaders
-from occusense.web.sessions import SessionMiddleware, SessionStore
 from occusense.web.overlay import render
+from occusense.web.sessions import SessionMiddleware, SessionStore
 from occusense.web.state import SensorState, merge_config
 
 HERE = Path(__file__).parent

@@ -25,7 +25,7 @@ def logged_in(base: str) -> httpx.Client:
 
 
 def test_a_logged_out_cookie_no_longer_opens_anything(plain_sensor) -> None:
-    state, base = plain_sensor
+    _state, base = plain_sensor
     with httpx.Client(follow_redirects=True, timeout=30) as client:
         activate(client, base)
     client = logged_in(base)
@@ -39,7 +39,7 @@ def test_a_logged_out_cookie_no_longer_opens_anything(plain_sensor) -> None:
 
 
 def test_a_password_change_ends_every_session(plain_sensor) -> None:
-    state, base = plain_sensor
+    _state, base = plain_sensor
     with httpx.Client(follow_redirects=True, timeout=30) as client:
         activate(client, base)
     first, second = logged_in(base), logged_in(base)
