@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from occusense.config import DeviceConfig, config_to_dict, load_config, parse_config
+from occusense.config.running import running_config
 from occusense.errors import OccusenseError
 from occusense.files import StateLock
 
@@ -80,6 +81,13 @@ def run(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
     detector: DetectorOption = None,
+    loop: Annotated[bool, typer.Option("--loop", help="replay a video file for ever")] = False,
+    host: Annotated[
+        str | None, typer.Option(help="the web GUI's address (default web.host, 127.0.0.1)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="the web GUI's port (default web.port)")
+    ] = None,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -89,15 +97,22 @@ def run(
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     try:
-        _run_sensor(cfg, config, source, out, max_frames, no_web, realtime, start_time, quiet)
+        running, saved_to = running_config(cfg, config)
+        if detector is not None:  # the command line wins over what was saved
+            running = running.model_copy(update={"detector": cfg.detector})
+        listen = (host or running.web.host, running.web.port if port is None else port)
+        _run_sensor(running, saved_to, source, out, max_frames, no_web, realtime, start_time,
+                    quiet, loop, listen)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
     finally:
         lock.release()
 
 
 def _run_sensor(
-    cfg: DeviceConfig, config: Path | None, source: str | None, out: Path | None,
+    cfg: DeviceConfig, saved_to: Path, source: str | None, out: Path | None,
     max_frames: int | None, no_web: bool, realtime: bool | None, start_time: str | None,
-    quiet: bool,
+    quiet: bool, loop: bool = False, listen: tuple[str, int] | None = None,
 ) -> None:
     """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
@@ -110,7 +125,7 @@ def _run_sensor(
     pace = realtime if realtime is not None else cfg.source.realtime
     _ready_kernels()
     try:
-        src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s)
+        src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s, loop=loop)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     sinks: list = []
@@ -122,8 +137,9 @@ def _run_sensor(
             sinks.append(JsonlSink(jsonl))
         except OccusenseError as exc:
             raise _fail(str(exc)) from None
-    state = SensorState(cfg, config or Path(cfg.state_dir) / "config.yaml")
-    web = _start_web(state) if cfg.web.enabled and not no_web else None
+    state = SensorState(cfg, saved_to)
+    host, port = listen or (cfg.web.host, cfg.web.port)
+    web = _start_web(state, host, port) if cfg.web.enabled and not no_web else None
     err.print(
         f"occusense: {uri} ({src.width}x{src.height} @ {src.fps:.1f} fps) -> {jsonl or 'console'}"
     )
@@ -161,11 +177,11 @@ def _start_time(text: str | None) -> float:
         ) from None
 
 
-def _start_web(state):
+def _start_web(state, host: str, port: int):
     from occusense.web.server import WebServer
 
     try:
-        web = WebServer(state, state.config.web.host, state.config.web.port)
+        web = WebServer(state, host, port)
     except OSError as exc:
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 
@@ -31,6 +32,31 @@ from occusense.web.overlay import render
 from occusense.web.state import SensorState
 
 log = logging.getLogger(__name__)
+
+
+def region_labels(config: DeviceConfig) -> list[str]:
+    """What the GUI calls each region: its name, else "region N" (a name used
+    twice gets its number)."""
+    regions = config.region_counting.regions
+    names = [r.name.strip() for r in regions]
+    return [
+        name if name and names.count(name) == 1 and name not in ("people", "in", "out", "alarm")
+        else f"region {n}" + (f" ({name})" if name else "")
+        for n, name in enumerate(names, 1)
+    ]
+
+
+def _carry_line_totals(old: Pipeline, new: Pipeline) -> None:
+    """The line's cumulative in/out survive a change of anything but the line
+    itself (its points, direction, U-turn area): saving a region must not
+    zero the counts of a line that did not move."""
+    before, after = old.analytics.line, new.analytics.line
+    if before is None or after is None:
+        return
+    line_of = lambda c: (c.line_crossing.line, c.line_crossing.uturn_filter,  # noqa: E731
+                         c.line_crossing.uturn_area)
+    if line_of(old.config) == line_of(new.config):
+        after.cumulative = replace(before.cumulative)
 
 
 class SensorRunner:
@@ -128,10 +154,13 @@ class SensorRunner:
         return self.frames
 
     def _rebuild(self, ts: float) -> None:
-        if self.pipeline is not None:
+        old = self.pipeline
+        if old is not None:
             log.info("configuration changed: applying it")
-            self.pipeline.finish()
+            old.finish()
         self.pipeline = self._build(ts)
+        if old is not None:
+            _carry_line_totals(old, self.pipeline)
 
     def _run_pipeline(
         self,
@@ -163,8 +192,9 @@ class SensorRunner:
         analytics = pipeline.analytics
         if analytics.regions is not None:
             counts["people"] = analytics.regions.state.total
-            for number, n in enumerate(analytics.regions.state.per_region, 1):
-                counts[f"region {number}"] = n
+            for label, n in zip(region_labels(self.state.config),
+                                analytics.regions.state.per_region, strict=False):
+                counts[label] = n
         if analytics.line is not None:
             counts["in"] = analytics.line.cumulative.inward
             counts["out"] = analytics.line.cumulative.outward

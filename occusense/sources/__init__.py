@@ -59,9 +59,13 @@ class VideoFileSource(FrameSource):
         path: the file.
         start_ts: the timestamp of the first frame.
         realtime: sleep so frames come out at the file's frame rate.
+        loop: start again from the first frame at the end, for ever (media
+            time goes on: a replay looks like a camera that never stops).
     """
 
-    def __init__(self, path: str, start_ts: float, realtime: bool = False) -> None:
+    def __init__(
+        self, path: str, start_ts: float, realtime: bool = False, loop: bool = False
+    ) -> None:
         if not Path(path).is_file():
             raise SourceError(f"video file {path!r} does not exist")
         self._cap = cv2.VideoCapture(path)
@@ -70,7 +74,8 @@ class VideoFileSource(FrameSource):
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 25.0
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count = count if count > 0 else None
+        self.frame_count = count if count > 0 and not loop else None
+        self.loop = loop
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.start_ts = start_ts
@@ -80,10 +85,16 @@ class VideoFileSource(FrameSource):
     def frames(self) -> Iterator[Frame]:
         index = 0
         began = time.monotonic()
+        since_start = 0  # frames since the file last started
         while True:
             ok, image = self._cap.read()
             if not ok:
-                return
+                if not self.loop or since_start == 0:
+                    return
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                since_start = 0
+                continue
+            since_start += 1
             media_s = index / self.fps
             if self.realtime:
                 lag = media_s - (time.monotonic() - began)
@@ -272,8 +283,10 @@ def open_source(
     realtime: bool | None = None,
     folder_fps: float = 10.0,
     max_backoff_s: float = 30.0,
+    loop: bool = False,
 ) -> FrameSource:
-    """Open ``uri`` as the right kind of source, or raise :class:`SourceError`."""
+    """Open ``uri`` as the right kind of source, or raise :class:`SourceError`
+    (``loop``: a video file replays from the start when it ends)."""
     if not uri:
         raise SourceError("no source given: pass --source or set source.uri")
     start = time.time() if start_ts is None else start_ts
@@ -285,7 +298,7 @@ def open_source(
     if path.is_dir():
         return ImageFolderSource(uri, start, folder_fps)
     if path.is_file():
-        return VideoFileSource(uri, start, bool(realtime))
+        return VideoFileSource(uri, start, bool(realtime), loop)
     raise SourceError(
         f"source {uri!r} is neither a file, a folder, a webcam index nor a stream URL"
     )

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -215,13 +216,16 @@ class Dispatcher:
 
     def test(self) -> list[tuple[str, bool, str]]:
         """The connection test of every recipient: (name, ok, message)."""
-        results = []
-        for name, route in self._by_name.items():
+        def one(name: str) -> tuple[str, bool, str]:
             try:
-                results.append((name, True, route.sender.test()))
+                return name, True, self._by_name[name].sender.test()
             except TransportError as exc:
-                results.append((name, False, str(exc)))
-        return results
+                return name, False, str(exc)
+
+        if not self._by_name:
+            return []
+        with ThreadPoolExecutor(len(self._by_name)) as pool:  # all at once, not one by one
+            return list(pool.map(one, self._by_name))
 
     def close(self, drain_s: float = 0.0, timeout_s: float = SHUTDOWN_S) -> None:
         """Stop the workers, within ``timeout_s`` whatever the recipients do.

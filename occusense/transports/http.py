@@ -15,6 +15,7 @@ import httpx
 
 from occusense.config.reporting import HttpRecipient
 from occusense.errors import TransportError
+from occusense.transports import TEST_TIMEOUT_S
 
 
 def redact(url: str) -> str:
@@ -48,12 +49,13 @@ class HttpSender:
         self.connected: bool | None = None
         self.last_error = ""
 
-    def deliver(self, body: str) -> None:
+    def deliver(self, body: str, timeout_s: float | None = None) -> None:
         try:
             response = self._client.post(
                 self.settings.url,
                 content=body.encode(),
                 headers={"Content-Type": "application/json"},
+                timeout=timeout_s or self.settings.timeout_s,
             )
         except httpx.HTTPError as exc:
             self._failed(_reason(exc))
@@ -67,7 +69,8 @@ class HttpSender:
 
     def test(self) -> str:
         """The connection test: POST a small test report, say what happened."""
-        self.deliver('{"event": "Connection Test", "device_info": {}}')
+        self.deliver('{"event": "Connection Test", "device_info": {}}',
+                     timeout_s=min(TEST_TIMEOUT_S, self.settings.timeout_s))
         return f"{self.name}: OK"
 
     def close(self) -> None:

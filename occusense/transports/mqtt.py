@@ -11,6 +11,7 @@ QoS 1, PUBCOMP for QoS 2) — until then the report stays in the outbox.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 
@@ -19,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occusense.config.reporting import CertificateType, MqttSettings
 from occusense.errors import TransportError
+from occusense.transports import TEST_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 10.0
@@ -52,6 +54,7 @@ class MqttConnection:
             self.client.tls_set_context(_tls_context(settings))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         if not settings.host:
             raise TransportError(f"{self.name}: no broker host configured")
@@ -67,6 +70,10 @@ class MqttConnection:
         self.connected, self.last_error = True, ""
         self._up.set()
         log.info("%s connected", self.name)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.connected = False
+        self.last_error = "cannot connect (refused, unreachable or unknown host); retrying"
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
@@ -135,7 +142,16 @@ class MqttSender:
         self.connection.publish(self.topic, body, self.qos)
 
     def test(self) -> str:
-        self.connection.publish(self.topic, '{"event": "Connection Test"}', max(self.qos, 1))
+        """The connection test: reach the broker (a refused or unreachable
+        one is named at once), then publish a test message and wait for its
+        acknowledgement."""
+        settings = self.connection.settings
+        try:
+            socket.create_connection((settings.host, settings.port), timeout=TEST_TIMEOUT_S).close()
+        except OSError as exc:
+            raise TransportError(f"{self.name}: cannot connect ({exc.strerror or exc})") from None
+        self.connection.publish(self.topic, '{"event": "Connection Test"}', max(self.qos, 1),
+                                timeout_s=TEST_TIMEOUT_S)
         return f"{self.name}: OK"
 
     def close(self) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,10 @@ def create_app(state: SensorState) -> FastAPI:
                         "answer_hash": auth.hash_secret(auth.normalise_answer(answer)),
                     }
                 )
+        asked = [auth.normalise_answer(q["question"]) for q in questions]
+        if len(set(asked)) < len(asked):
+            return page(request, "activate.html", 400, questions=auth.SECURITY_QUESTIONS,
+                        error="choose a different question for each answer")
         data = config_to_dict(state.config, include_secrets=True)
         data["users"] = {
             "activated": True,
@@ -537,11 +543,17 @@ def create_app(state: SensorState) -> FastAPI:
     ) -> Response:
         """The configuration file; secrets and password hashes only if asked."""
         data = config_to_dict(state.config, include_secrets=secrets_)
+        name = _export_name(state, secrets_)
         return Response(
             yaml.safe_dump(data, sort_keys=False),
             media_type="application/yaml",
-            headers={"Content-Disposition": "attachment; filename=occusense.yaml"},
+            headers={"Content-Disposition": f"attachment; filename={name}"},
         )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response((HERE / "static" / "favicon.svg").read_bytes(),
+                        media_type="image/svg+xml")
 
     @app.post("/api/import", tags=["maintenance"])
     async def import_api(file: UploadFile, _: str = Depends(user)) -> dict:
@@ -605,6 +617,14 @@ def _import(state: SensorState, raw: bytes) -> str:
     data["privacy_mode"] = current["privacy_mode"]  # P5: only a factory reset changes it
     state.apply(data, "import")
     return f"{len(data)} sections"
+
+
+def _export_name(state: SensorState, with_secrets: bool) -> str:
+    """``occusense-<device name>-<date>[-with-secrets].yaml``: the two exports
+    must not overwrite each other in a Downloads folder."""
+    name = re.sub(r"[^a-z0-9]+", "-", state.config.device.name.lower()).strip("-") or "sensor"
+    day = time.strftime("%Y-%m-%d")
+    return f"occusense-{name}-{day}{'-with-secrets' if with_secrets else ''}.yaml"
 
 
 def _reset_losses(state: SensorState, keep_users: bool, keep_network: bool) -> list[str]:

@@ -303,3 +303,28 @@ def test_each_feature_goes_to_its_own_recipients(broker) -> None:
     dispatcher.close()
     sub.close()
     receiver.stop()
+
+
+@pytest.mark.timeout(15)  # one by one, with the delivery timeouts, it took over 20 s
+def test_the_connection_test_names_refused_and_silent_recipients_at_once() -> None:
+    from tests.hardening.test_state import SilentServer
+
+    silent, closed = SilentServer(), free_port()
+    config = parse_config({
+        **http_config({"url": f"http://127.0.0.1:{silent.port}/a", "timeout_s": 60},
+                      {"url": f"http://127.0.0.1:{closed}/b"}),
+        "region_counting": {"report": {"protocol": "mqtt",
+                                       "mqtt": {"host": "127.0.0.1", "port": closed}}},
+    })
+    dispatcher = Dispatcher(config)
+    try:
+        results = {name: (ok, message) for name, ok, message in dispatcher.test()}
+    finally:
+        dispatcher.close()
+        silent.close()
+    assert results[f"http://127.0.0.1:{silent.port}/a"] == (
+        False, f"http://127.0.0.1:{silent.port}/a: timed out (ReadTimeout)")
+    assert results[f"http://127.0.0.1:{closed}/b"][1].startswith(
+        f"http://127.0.0.1:{closed}/b: cannot connect")
+    mqtt_name = f"mqtt://127.0.0.1:{closed}/occusense/reports"
+    assert results[mqtt_name] == (False, f"{mqtt_name}: cannot connect (Connection refused)")

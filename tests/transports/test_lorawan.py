@@ -359,7 +359,10 @@ def test_occusense_run_joins_reports_and_applies_a_downlink(
     assert server.count("join_request") >= 1 and server.count("join_accept") >= 1
     assert ups[0].payload[:2] == b"\xff\x01"  # device info first
     assert any(u.payload[:2] in (b"\x04\xc9", b"\x07\xd5") for u in ups[1:])
-    assert load_config(path).region_counting.report.report_by_result is False
+    # applied to the running sensor's copy in its state folder, not to the seed file
+    saved = load_config(tmp_path / "state" / "config.yaml")
+    assert saved.region_counting.report.report_by_result is False
+    assert load_config(path).region_counting.report.report_by_result is True
     assert "ff4400 applied" in run.stderr
     check_all(server)
     assert server.pull_data >= 1

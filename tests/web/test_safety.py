@@ -119,3 +119,177 @@ def test_pages_run_under_the_content_security_policy(sensor, page) -> None:  # n
     page.mouse.click(box["x"] + 100, box["y"] + 100)
     page.mouse.click(box["x"] + 100, box["y"] + 300, button="right")
     assert refused == []
+
+
+def test_activation_leaves_the_config_file_as_written(tmp_path, sample_video) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from tests.transports.conftest import free_port
+
+    port = free_port()
+    given = ("# the installer's notes\nstate_dir: {state}\noutput: {{jsonl_path: ''}}\n"
+             "web: {{port: {port}, secure_cookies: false}}\n"
+             "region_counting:\n  enabled: true\n  regions:\n"
+             "    - name: lobby\n      points: [[0, 0], [0.5, 0], [0.5, 0.5]]\n")
+    config = tmp_path / "site.yaml"
+    config.write_text(given.format(state=tmp_path / "state", port=port))
+    before = config.read_bytes()
+
+    def start() -> subprocess.Popen:
+        sensor = subprocess.Popen(
+            [sys.executable, "-m", "occusense.cli", "run", "--config", str(config),
+             "--source", str(sample_video), "--realtime", "--quiet"],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                return sensor
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and sensor.poll() is None
+                time.sleep(0.2)
+
+    def stop(sensor: subprocess.Popen) -> None:
+        sensor.send_signal(signal.SIGINT)
+        sensor.wait(timeout=30)
+
+    sensor = start()
+    try:
+        with httpx.Client(follow_redirects=True, timeout=30) as client:
+            assert "/live" in str(activate(client, f"http://127.0.0.1:{port}").url)
+    finally:
+        stop(sensor)
+    assert config.read_bytes() == before  # comments and all
+    saved = yaml.safe_load((tmp_path / "state" / "config.yaml").read_text())
+    assert saved["users"]["activated"] is True
+    # the installer edits the file: its settings apply, the account stays
+    config.write_text(given.replace("lobby", "front desk").format(state=tmp_path / "state",
+                                                                  port=port))
+    sensor = start()
+    try:
+        with httpx.Client(timeout=30) as client:
+            assert "/login" in str(client.get(f"http://127.0.0.1:{port}/").headers["location"])
+    finally:
+        stop(sensor)
+    saved = yaml.safe_load((tmp_path / "state" / "config.yaml").read_text())
+    assert saved["users"]["activated"] is True
+    assert saved["region_counting"]["regions"][0]["name"] == "front desk"
+
+
+def test_saving_a_region_keeps_the_line_counts_moving_the_line_resets_them(sensor) -> None:
+    import time
+
+    from tests.web.test_api import bearer
+
+    state, base = sensor
+    with httpx.Client(timeout=30) as client:
+        auth = bearer(client, state, base)
+
+        def crossings() -> int:
+            counts = client.get(f"{base}/api/status", headers=auth).json()["counts"]
+            return counts.get("in", 0) + counts.get("out", 0)
+
+        deadline = time.monotonic() + 60
+        while crossings() < 2:
+            assert time.monotonic() < deadline, "no crossings on the sample"
+            time.sleep(0.2)
+        before, version = crossings(), state.version
+        regions = client.get(f"{base}/api/config/region_counting", headers=auth).json()
+        regions["regions"][0]["name"] = "renamed"
+        assert client.put(f"{base}/api/config/region_counting", headers=auth,
+                          json={"regions": regions["regions"]}).status_code == 200
+        frame = client.get(f"{base}/api/status", headers=auth).json()["frame"]
+        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < frame + 5:
+            time.sleep(0.1)
+        assert state.version > version
+        assert crossings() >= before  # kept across the rebuild
+        line = client.get(f"{base}/api/config/line_crossing", headers=auth).json()["line"]
+        line["points"] = [[0.02, 0.02], [0.02, 0.1]]  # a corner nobody walks through
+        assert client.put(f"{base}/api/config/line_crossing", headers=auth,
+                          json={"line": line}).status_code == 200
+        frame = client.get(f"{base}/api/status", headers=auth).json()["frame"]
+        while client.get(f"{base}/api/status", headers=auth).json()["frame"] < frame + 10:
+            time.sleep(0.1)
+        assert crossings() == 0  # a moved line starts again from zero
+
+
+def test_activation_refuses_the_same_security_question_twice(plain_sensor) -> None:
+    state, base = plain_sensor
+    with httpx.Client(follow_redirects=True, timeout=30) as client:
+        token = csrf(client, f"{base}/activate")
+        answer = client.post(f"{base}/activate", data={
+            "csrf_token": token, "password": PASSWORD, "confirm": PASSWORD,
+            "privacy_mode": "normal",
+            "question0": "What's your lucky number?", "answer0": "Seven",
+            "question1": "What's your lucky number?", "answer1": "Eight"})
+    assert answer.status_code == 400
+    assert "choose a different question for each answer" in answer.text
+    assert not state.config.users.activated
+
+
+def test_favicon_and_export_names(sensor, page) -> None:  # noqa: F811
+    _state, base = sensor
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    activate_in_browser(page, base)
+    page.goto(f"{base}/maintenance")
+    assert missing == []
+    assert httpx.get(f"{base}/favicon.ico", timeout=30).headers["content-type"] == "image/svg+xml"
+    with page.expect_download() as plain:
+        page.get_by_role("link", name="Download").click()
+    with page.expect_download() as secret:
+        page.get_by_role("link", name="with secrets").click()
+    names = plain.value.suggested_filename, secret.value.suggested_filename
+    assert names[0].startswith("occusense-workplace-sensor-") and names[0].endswith(".yaml")
+    assert names[1].endswith("-with-secrets.yaml") and names[0] != names[1]
+
+
+def test_run_loops_a_file_and_serves_the_gui_where_asked(tmp_path, sample_video) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.transports.conftest import free_port
+
+    port = free_port()
+    config = f"state_dir: {tmp_path / 'state'}\noutput: {{jsonl_path: ''}}\n"
+    (tmp_path / "c.yaml").write_text(config)
+    sensor = subprocess.Popen(
+        [sys.executable, "-m", "occusense.cli", "run", "--config", str(tmp_path / "c.yaml"),
+         "--source", str(sample_video), "--loop", "--max-frames", "900", "--quiet",
+         "--port", str(port), "--host", "127.0.0.1"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/activate", timeout=2).status_code == 200
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and sensor.poll() is None
+                time.sleep(0.2)
+        _, err = sensor.communicate(timeout=120)
+    finally:
+        sensor.send_signal(signal.SIGINT)
+    assert "done: 900 frames" in err  # past the file's 795 frames
+
+
+def test_the_live_chart_has_axes_units_and_a_legend_with_region_names(sensor, page) -> None:  # noqa: F811
+    _state, base = sensor
+    activate_in_browser(page, base)
+    # a history point every 10 s of video: two of them take about 10 s
+    expect(page.locator("#legend li")).not_to_have_count(0, timeout=40000)
+    legend = page.locator("#legend li").all_inner_texts()
+    assert {"people", "west walkway", "east walkway", "in", "out"} <= set(legend)
+    expect(page.locator("dt", has_text="west walkway")).to_be_visible()
+    units = page.locator("#chart text.unit").all_text_contents()
+    assert units == ["people", "time"]
+    ticks = page.locator("#chart text.tick-time").all_text_contents()
+    assert ticks and all(len(t) >= 4 and ":" in t for t in ticks), ticks
+    assert page.locator("#chart polyline").count() == len(legend)

@@ -13,19 +13,73 @@ async function refresh() {
     drawChart(history.points || []);
   } catch (e) { /* the sensor restarts: try again next time */ }
 }
+const SVG = 'http://www.w3.org/2000/svg';
+const COLOURS = ['#0b3954', '#d1495b', '#00798c', '#edae49', '#66a182', '#8d6a9f', '#2e4057'];
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+function niceStep(range, ticks) {
+  const raw = range / ticks, mag = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map(m => m * mag).find(s => s >= raw);
+}
+function clock(t, seconds) {
+  const parts = {hour: '2-digit', minute: '2-digit', hour12: false};
+  if (seconds) parts.second = '2-digit';
+  return new Date(t * 1000).toLocaleTimeString([], parts);
+}
+// The count history: one line per series (people, each region, line in/out),
+// a time axis in the sensor's clock, a count axis in people, and a legend.
 function drawChart(points) {
-  const svg = document.getElementById('chart'), w = 320, h = 160;
+  const svg = document.getElementById('chart');
+  const W = 420, H = 220, left = 34, right = 8, top = 20, bottom = 34;
   svg.innerHTML = '';
-  if (points.length < 2) return;
+  if (points.length < 2) {
+    svg.append(svgEl('text', {x: left, y: H / 2, class: 'chart-note'}, 'collecting counts…'));
+    return;
+  }
+  const keys = [...new Set(points.flatMap(p => Object.keys(p)))].filter(k => k !== 't' && k !== 'alarm');
   const t0 = points[0].t, t1 = points[points.length - 1].t;
-  const key = 'people';
-  const max = Math.max(1, ...points.map(p => p[key] || 0));
-  const xy = points.map(p => [(p.t - t0) / Math.max(1, t1 - t0) * (w - 10) + 5,
-                              h - 5 - (p[key] || 0) / max * (h - 20)]);
-  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-  line.setAttribute('points', xy.map(p => p.join(',')).join(' '));
-  line.setAttribute('fill', 'none'); line.setAttribute('stroke', '#0b3954');
-  svg.append(line);
+  const top_value = Math.max(1, ...points.flatMap(p => keys.map(k => p[k] || 0)));
+  const yStep = Math.max(1, niceStep(top_value, 4)), yMax = Math.ceil(top_value / yStep) * yStep;
+  const x = t => left + (t - t0) / Math.max(1, t1 - t0) * (W - left - right);
+  const y = v => H - bottom - v / yMax * (H - top - bottom);
+  const axes = svgEl('g', {class: 'axes'});
+  for (let v = 0; v <= yMax; v += yStep) {
+    axes.append(svgEl('line', {x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid'}));
+    axes.append(svgEl('text', {x: left - 4, y: y(v) + 4, 'text-anchor': 'end'}, String(v)));
+  }
+  const span = Math.max(1, t1 - t0), seconds = span < 120;
+  const tStep = Math.max(seconds ? 5 : 60, niceStep(span, 4));
+  let times = [];
+  for (let t = Math.ceil(t0 / tStep) * tStep; t <= t1; t += tStep) times.push(t);
+  if (times.length < 2) times = [t0, t1];  // a short history: its two ends
+  for (const t of times) {
+    axes.append(svgEl('line', {x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4}));
+    const anchor = x(t) > W - 30 ? 'end' : x(t) < left + 20 ? 'start' : 'middle';
+    axes.append(svgEl('text', {x: x(t), y: H - bottom + 15, 'text-anchor': anchor, class: 'tick-time'},
+                      clock(t, seconds)));
+  }
+  axes.append(svgEl('line', {x1: left, x2: W - right, y1: H - bottom, y2: H - bottom}));
+  axes.append(svgEl('text', {x: 2, y: 10, class: 'unit'}, 'people'));
+  axes.append(svgEl('text', {x: W - right, y: H - 4, 'text-anchor': 'end', class: 'unit'}, 'time'));
+  svg.append(axes);
+  keys.forEach((key, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    const xy = points.filter(p => key in p).map(p => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`);
+    svg.append(svgEl('polyline', {points: xy.join(' '), fill: 'none', stroke: colour, 'stroke-width': 1.5}));
+  });
+  const legend = document.getElementById('legend');
+  legend.innerHTML = '';
+  keys.forEach((key, i) => {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch'; swatch.dataset.colour = i % COLOURS.length;
+    item.append(swatch, document.createTextNode(key));
+    legend.append(item);
+  });
 }
 refresh(); setInterval(refresh, 1000);
 const recordButton = document.getElementById('record');
