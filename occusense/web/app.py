@@ -17,6 +17,7 @@ import secrets
 import time
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 import cv2
@@ -286,7 +287,7 @@ def create_app(state: SensorState) -> FastAPI:
             model = DeviceConfig.model_fields[name].annotation
             body = (json.dumps(value, indent=2) if as_json
                     else forms.render(model, value, name))  # type: ignore[arg-type]
-            sections.append((name, body))
+            sections.append((name, forms.human(name), body))
         return page(request, "settings.html", sections=sections, error=error, message=message,
                     weekdays=WEEKDAYS, as_json=as_json)
 
@@ -309,8 +310,9 @@ def create_app(state: SensorState) -> FastAPI:
         except (ValueError, OccusenseError, KeyError) as exc:
             return await settings_page(request, "admin", error=f"{section}: {exc}",
                                        as_json=as_json)
-        return await settings_page(request, "admin", message=f"{section} saved and applied",
-                                   as_json=as_json)
+        # back to the section just saved, not to the top of the page
+        where = f"/settings?message={quote(forms.human(section))}+saved+and+applied"
+        return RedirectResponse(f"{where}{'&json=true' if as_json else ''}#{section}", 303)
 
     @app.get("/maintenance", include_in_schema=False)
     async def maintenance(request: Request, _: str = Depends(user)):
@@ -381,7 +383,7 @@ def create_app(state: SensorState) -> FastAPI:
 
     # ------------------------------------------------------------ live media
     @app.get("/stream.mjpg", include_in_schema=False)
-    async def stream(request: Request, _: str = Depends(user)):
+    async def stream(request: Request, shapes: bool = True, _: str = Depends(user)):
         async def frames():
             last = -1
             while not await request.is_disconnected():
@@ -390,7 +392,7 @@ def create_app(state: SensorState) -> FastAPI:
                     await asyncio.sleep(0.05)
                     continue
                 last = view.frame
-                jpg = _jpeg(render(view.image, state.config, view.people, state.counts))
+                jpg = _jpeg(render(view.image, state.config, view.people, state.counts, shapes))
                 yield (
                     b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                     + str(len(jpg)).encode()

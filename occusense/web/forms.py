@@ -64,6 +64,37 @@ def _model_list(kind: Any) -> type[BaseModel] | None:
     return None
 
 
+# words the settings' names abbreviate, and units their suffixes stand for
+WORDS = {
+    "uri": "URI", "url": "URL", "http": "HTTP", "mqtt": "MQTT", "qos": "QoS", "ip": "IP",
+    "mac": "MAC", "rtsp": "RTSP", "dio": "DI/DO", "di": "DI", "do": "DO", "ca": "CA",
+    "tls": "TLS", "d2d": "D2D", "lorawan": "LoRaWAN", "adr": "ADR", "dev": "device",
+    "eui": "EUI", "fov": "field of view", "jsonl": "JSON Lines", "uturn": "U-turn",
+    "id": "ID", "max": "maximum", "min": "minimum", "ms": "", "s": "", "deg": "", "m": "",
+    "px": "", "nonzero": "non-zero", "utc": "UTC", "gpio": "GPIO", "api": "API",
+}
+UNITS = {"s": "s", "ms": "ms", "deg": "°", "m": "m", "px": "px"}
+CHOICES = {
+    "zero_nonzero": "zero / non-zero changes", "every_change": "every change",
+    "from_now_on": "from now on", "on_the_dot": "on the dot", "ca_signed": "CA-signed",
+    "self_signed": "self-signed (own CA)", "algorithm_1": "Algorithm 1 (cluttered offices)",
+    "algorithm_2": "Algorithm 2 (clean rooms)", "auto": "automatic",
+}
+
+
+def human(name: str) -> str:
+    """A setting's name in words with its unit: ``interval_s`` -> ``Interval (s)``."""
+    words = name.split("_")
+    unit = UNITS.get(words[-1]) if len(words) > 1 else None
+    text = " ".join(w for w in (WORDS.get(w, w) for w in words) if w)
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({unit})" if unit else text
+
+
+def human_choice(value: str) -> str:
+    return CHOICES.get(value, value.replace("_", " "))
+
+
 def render(model: type[BaseModel], data: dict[str, Any], prefix: str) -> str:
     """The inputs of ``model`` filled with ``data``; names are dotted paths."""
     parts = []
@@ -71,7 +102,7 @@ def render(model: type[BaseModel], data: dict[str, Any], prefix: str) -> str:
         path = f"{prefix}.{name}"
         kind, optional = _unwrap(info.annotation)
         value = data.get(name)
-        label = escape(name.replace("_", " "))
+        label = escape(human(name))
         hint = (f' <small class="muted">{escape(info.description)}</small>'
                 if info.description else "")
         if isinstance(kind, type) and issubclass(kind, BaseModel):
@@ -98,7 +129,8 @@ def _input(path: str, kind: Any, optional: bool, info: FieldInfo, value: Any) ->
                 f'<input type="checkbox" name="{name}" value="true"{checked}>')
     if choices is not None:
         options = "".join(
-            f'<option{" selected" if str(value) == c else ""}>{escape(c)}</option>'
+            f'<option value="{escape(c)}"{" selected" if str(value) == c else ""}>'
+            f'{escape(human_choice(c))}</option>'
             for c in choices)
         empty = "<option value=\"\">(automatic)</option>" if optional else ""
         return f'<select name="{name}">{empty}{options}</select>'
@@ -107,9 +139,17 @@ def _input(path: str, kind: Any, optional: bool, info: FieldInfo, value: Any) ->
         shown = "" if value is None else escape(str(value))
         return f'<input type="number" name="{name}" step="{step}" {_bounds(info)} value="{shown}">'
     if kind is SecretStr:
-        return f'<input type="password" name="{name}" value="{SECRET}" autocomplete="off">'
+        # never shown; an empty box keeps the secret (set means "**********" in the data)
+        hint = "set: type to replace, leave empty to keep" if value else "not set"
+        return (f'<input type="password" name="{name}" value="" placeholder="{hint}" '
+                'autocomplete="new-password">')
     if kind is str:
         return f'<input name="{name}" value="{escape(str(value or ""))}">'
+    if isinstance(value, list | dict) and value:  # shapes and lists: readable JSON
+        text = json.dumps(value, indent=1)
+        rows = min(12, text.count("\n") + 1)
+        return (f'<textarea name="{name}" class="json" rows="{rows}" spellcheck="false">'
+                f"{escape(text)}</textarea>")
     shown = "" if value is None else escape(json.dumps(value))
     return f'<input name="{name}" class="json" value="{shown}" spellcheck="false">'
 
@@ -141,7 +181,9 @@ def _convert(values: list[str], kind: Any, optional: bool) -> Any:
         return raw == "true"
     if optional and raw == "":
         return None
-    if _choices(kind) is not None or kind in (str, SecretStr):
+    if kind is SecretStr:
+        return raw or SECRET  # empty: keep the secret as it is
+    if _choices(kind) is not None or kind is str:
         return raw
     if kind in (int, float):
         try:

@@ -34,23 +34,27 @@ def blur(image: np.ndarray) -> np.ndarray:
 
 
 def render(
-    image: np.ndarray, config: DeviceConfig, people: TrackedPeople, counts: dict
+    image: np.ndarray, config: DeviceConfig, people: TrackedPeople, counts: dict,
+    shapes: bool = True,
 ) -> np.ndarray:
-    """The frame (masks already painted) with every overlay drawn on it."""
+    """The frame (masks already painted) with every overlay drawn on it; with
+    ``shapes`` off only the people (the Draw page draws the shapes itself)."""
     if config.privacy_mode is PrivacyMode.blur:
         out = blur(image)
         scale = out.shape[1] / image.shape[1]
     else:
         out, scale = image.copy(), 1.0
     h, w = out.shape[:2]
+    if not shapes:
+        _people(out, people, scale, config.uses_box_centre)
+        return out
     rc = config.region_counting
     if rc.enabled and rc.customize_area:
         for number, region in enumerate(rc.regions, 1):
             pts = np.round(to_pixels(region.points, w, h)).astype(np.int32)
             cv2.polylines(out, [pts], True, REGION, 2)
-            cv2.putText(
-                out, str(number), tuple(pts[0] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6, REGION, 2
-            )
+            cv2.putText(out, region.name.strip() or str(number), tuple(pts[0] + 4),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.6, REGION, 2)
     lc = config.line_crossing
     if lc.enabled and lc.line.points:
         _line(out, to_pixels(lc.line.points, w, h))

@@ -95,7 +95,7 @@ def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
     page.locator("form.section", has=page.locator("h2#line_crossing")).locator(
         "button[type=submit]").click()
     assert page.eval_on_selector(field, "e => e.validity.rangeUnderflow")
-    page.fill('input[name="people_flow.area"]', "[[0, 0], [1, 1]]")  # the server refuses this
+    page.fill('[name="people_flow.area"]', "[[0, 0], [1, 1]]")  # the server refuses this
     page.locator("form.section", has=page.locator("h2#people_flow")).locator(
         "button[type=submit]").click()
     expect(page.locator(".error")).to_contain_text("triangle or a quadrangle")
@@ -103,21 +103,21 @@ def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
     page.uncheck('input[type=checkbox][name="line_crossing.report.trigger_enabled"]')
     page.locator("form.section", has=page.locator("h2#line_crossing")).locator(
         "button[type=submit]").click()
-    expect(page.locator(".ok")).to_contain_text("line_crossing saved")
+    expect(page.locator(".ok")).to_contain_text("Line crossing saved")
     assert state.config.line_crossing.report.interval_s == 60
     assert state.config.line_crossing.report.trigger_enabled is False
     assert state.config.line_crossing.line.points  # untouched fields keep their values
     page.select_option('select[name="general.recognition_scheme"]', "algorithm_1")
     page.locator("form.section", has=page.locator("h2#general")).locator(
         "button[type=submit]").click()
-    expect(page.locator(".ok")).to_contain_text("general saved")
+    expect(page.locator(".ok")).to_contain_text("General saved")
     assert state.config.general.recognition_scheme.value == "algorithm_1"
     page.goto(f"{base}/settings?json=true")
     form = page.locator("form.section", has=page.locator("h2#people_flow"))
     text = form.locator("textarea").input_value()
     form.locator("textarea").fill(text.replace('"enabled": true', '"enabled": false', 1))
     form.locator("button").click()
-    expect(page.locator(".ok")).to_contain_text("people_flow saved")
+    expect(page.locator(".ok")).to_contain_text("People flow saved")
     assert state.config.people_flow.enabled is False
     page.goto(f"{base}/maintenance")
     with page.expect_download() as download:
@@ -219,3 +219,108 @@ def test_settings_tools_copy_a_schedule(sensor, page) -> None:
     assert state.config.region_counting.schedule.sunday.periods[0].end == "18:00"
     page.click("#test-connection")
     expect(page.locator("#test-results li")).to_contain_text("no MQTT or HTTP recipient")
+
+
+# -- issue 18: the drawing editor keeps work and edits shapes -------------------
+def test_a_half_drawn_shape_does_not_carry_over_and_escape_and_undo_work(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    assert "shapes=false" in page.locator("#picture").get_attribute("src")  # no shapes burned in
+    page.select_option("#tool", "region")
+    click_at(page, 0.1, 0.1)
+    click_at(page, 0.2, 0.1)
+    page.select_option("#tool", "mask")  # the two region points are dropped
+    expect(page.locator("#message")).to_have_text("the half-drawn shape was dropped")
+    for fx, fy in ((0.05, 0.8), (0.2, 0.8), (0.2, 0.95), (0.05, 0.95), (0.1, 0.9)):
+        click_at(page, fx, fy)
+    page.keyboard.press("Control+z")  # takes back the fifth corner
+    click_at(page, 0.05, 0.95, "right")
+    page.select_option("#tool", "region")
+    click_at(page, 0.4, 0.4)
+    page.keyboard.press("Escape")
+    expect(page.locator("#message")).to_have_text("drawing cancelled")
+    page.click("#save")
+    expect(page.locator("#message")).to_have_text("saved and applied")
+    [mask] = state.config.privacy_masks.masks
+    assert len(mask.points) == 4
+    assert len(state.config.region_counting.regions) == 2
+
+
+def test_regions_are_named_and_their_corners_dragged(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    page.select_option("#tool", "region")
+    for fx, fy in ((0.1, 0.7), (0.3, 0.7), (0.3, 0.9), (0.1, 0.9)):
+        click_at(page, fx, fy)
+    click_at(page, 0.1, 0.9, "right")
+    expect(page.locator("#name")).to_be_focused()
+    page.fill("#name", "reception desk")
+    # select it by clicking inside, drag its first corner up and left
+    click_at(page, 0.2, 0.8)
+    handle = page.locator("#shapes .handle").first
+    start = handle.bounding_box()
+    box = page.locator("#shapes").bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.05 * box["width"], box["y"] + 0.6 * box["height"], steps=5)
+    page.mouse.up()
+    page.click("#save")
+    expect(page.locator("#message")).to_have_text("saved and applied")
+    region = state.config.region_counting.regions[-1]
+    assert region.name == "reception desk"
+    assert abs(region.points[0][0] - 0.05) < 0.01 and abs(region.points[0][1] - 0.6) < 0.01
+    page.goto(f"{base}/live")
+    expect(page.locator("dt", has_text="reception desk")).to_be_visible(timeout=20000)
+
+
+def test_leaving_draw_with_unsaved_changes_asks_first(sensor, page) -> None:
+    _state, base = sensor
+    activate(page, base)
+    page.goto(f"{base}/draw")
+    wait_for_picture(page)
+    page.select_option("#tool", "line")
+    page.click("#clear")
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.click("header >> text=Live")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    expect(page).to_have_url(f"{base}/draw")  # stayed: the change is not lost
+    page.click("#save")
+    expect(page.locator("#message")).to_have_text("saved and applied")
+    page.click("header >> text=Live")
+    expect(page).to_have_url(f"{base}/live")
+    assert asked == ["beforeunload"]
+
+
+def test_settings_read_as_words_keep_secrets_and_stay_where_saved(sensor, page) -> None:
+    state, base = sensor
+    state.edit("line_crossing", {"report": {"mqtt": {"host": "broker", "password": "s3cret"}}})
+    activate(page, base)
+    page.goto(f"{base}/settings")
+    section = page.locator("form.section", has=page.locator("h2#line_crossing"))
+    expect(page.locator("h2#line_crossing")).to_have_text("Line crossing")
+    expect(section.locator("label", has_text="Interval (s)").first).to_be_visible()
+    region = page.locator("form.section", has=page.locator("h2#region_counting"))
+    options = region.locator('select[name="region_counting.report.result_mode"] option')
+    assert "zero / non-zero changes" in options.all_inner_texts()
+    secret = section.locator('input[name="line_crossing.report.mqtt.password"]')
+    assert secret.input_value() == ""  # no dots pretending to be a password
+    assert secret.get_attribute("placeholder").startswith("set:")
+    empty = section.locator('input[name="line_crossing.report.mqtt.client_id"]')
+    assert empty.input_value() == ""
+    page.fill('input[name="line_crossing.report.interval_s"]', "45")
+    section.locator("button[type=submit]").click()
+    expect(page.locator(".ok")).to_contain_text("Line crossing saved and applied")
+    assert page.url.endswith("#line_crossing")  # back at the section, not the top
+    assert state.config.line_crossing.report.interval_s == 45
+    assert state.config.line_crossing.report.mqtt.password.get_secret_value() == "s3cret"

@@ -1,19 +1,27 @@
 // The drawing editor: shapes in relative coordinates (0..1), saved through the REST API.
+// Select mode: click a shape (inside it or on its edge) to select it, drag its
+// corners, name a region. Drawing tools: left-click adds a point, right-click
+// closes the shape. Escape drops the half-drawn shape, Ctrl+Z (or Undo) takes
+// back the last point or change; leaving with unsaved changes asks first.
 const LIMITS = {region: 16, mask: 8};
 const svg = document.getElementById('shapes');
 const message = document.getElementById('message');
-let config = null, drawing = [], selected = null;
+const nameBox = document.getElementById('name');
+const toolBox = document.getElementById('tool');
+let config = null, drawing = [], selected = null, dragging = null, dirty = false;
+const undoStack = [];
 
 function say(text, bad) { message.textContent = text; message.className = bad ? 'error' : 'ok'; }
 
 async function load() {
   config = await (await fetch('/api/config')).json();
+  dirty = false; undoStack.length = 0; selected = null;
   redraw();
 }
 
 function shapes() {
   const out = [];
-  (config.region_counting.regions || []).forEach((r, i) => out.push({kind: 'region', index: i, points: r.points, closed: true}));
+  (config.region_counting.regions || []).forEach((r, i) => out.push({kind: 'region', index: i, points: r.points, closed: true, name: r.name}));
   if (config.line_crossing.line.points.length) out.push({kind: 'line', index: 0, points: config.line_crossing.line.points, closed: false});
   if (config.line_crossing.uturn_area.length) out.push({kind: 'uturn', index: 0, points: config.line_crossing.uturn_area, closed: true});
   if (config.people_flow.area.length) out.push({kind: 'flow', index: 0, points: config.people_flow.area, closed: true});
@@ -29,26 +37,59 @@ function element(name, attrs) {
   return el;
 }
 
+function isSelected(s) { return selected && selected.kind === s.kind && selected.index === s.index; }
+function selecting() { return toolBox.value === 'select'; }
+
 function redraw() {
   svg.innerHTML = '';
+  const box = svg.getBoundingClientRect();
   for (const s of shapes()) {
-    const pts = s.points.map(p => p.join(',')).join(' ');
-    const isSel = selected && selected.kind === s.kind && selected.index === s.index;
     const el = element(s.closed ? 'polygon' : 'polyline', {
-      points: pts, fill: s.kind === 'mask' ? 'rgba(0,0,0,.35)' : 'none',
-      stroke: COLOURS[s.kind], 'stroke-width': isSel ? 0.008 : 0.004,
-      'vector-effect': 'non-scaling-stroke', 'data-kind': s.kind, 'data-index': s.index});
-    el.style.strokeWidth = isSel ? '4px' : '2px';
-    el.style.pointerEvents = 'stroke';
-    el.addEventListener('click', ev => { ev.stopPropagation(); selected = s; redraw(); });
+      points: s.points.map(p => p.join(',')).join(' '),
+      class: `shape ${s.kind}${isSelected(s) ? ' selected' : ''}${selecting() ? ' pickable' : ''}`,
+      stroke: COLOURS[s.kind], 'vector-effect': 'non-scaling-stroke',
+      'data-kind': s.kind, 'data-index': s.index});
+    el.addEventListener('click', ev => {
+      if (!selecting()) return;
+      ev.stopPropagation(); selected = {kind: s.kind, index: s.index}; redraw();
+    });
     svg.append(el);
+    if (isSelected(s) && selecting()) s.points.forEach((p, i) => svg.append(handle(s, p, i, box)));
   }
   if (drawing.length) {
-    const el = element('polyline', {points: drawing.map(p => p.join(',')).join(' '), fill: 'none', stroke: '#fff', 'vector-effect': 'non-scaling-stroke'});
-    el.style.strokeWidth = '2px'; el.style.strokeDasharray = '4 3';
-    svg.append(el);
+    svg.append(element('polyline', {points: drawing.map(p => p.join(',')).join(' '), class: 'drawing',
+      'vector-effect': 'non-scaling-stroke'}));
   }
+  const region = selected && selected.kind === 'region' ? config.region_counting.regions[selected.index] : null;
+  nameBox.disabled = !region;
+  nameBox.value = region ? region.name : '';
 }
+
+function handle(s, p, i, box) {
+  // an ellipse 7 px across on screen whatever the picture's aspect
+  const el = element('ellipse', {cx: p[0], cy: p[1], rx: 7 / Math.max(1, box.width), ry: 7 / Math.max(1, box.height),
+    class: 'handle', 'data-point': i});
+  el.addEventListener('mousedown', ev => {
+    ev.stopPropagation(); ev.preventDefault();
+    remember(); dragging = {kind: s.kind, index: s.index, point: i};
+  });
+  return el;
+}
+
+function pointsOf(kind, index) {
+  if (kind === 'region') return config.region_counting.regions[index].points;
+  if (kind === 'mask') return config.privacy_masks.masks[index].points;
+  if (kind === 'line') return config.line_crossing.line.points;
+  if (kind === 'uturn') return config.line_crossing.uturn_area;
+  return config.people_flow.area;
+}
+
+window.addEventListener('mousemove', ev => {
+  if (!dragging) return;
+  pointsOf(dragging.kind, dragging.index)[dragging.point] = relative(ev);
+  dirty = true; redraw();
+});
+window.addEventListener('mouseup', () => { if (dragging) { dragging = null; say('corner moved; Save to apply', false); } });
 
 function relative(ev) {
   const box = svg.getBoundingClientRect();
@@ -57,11 +98,22 @@ function relative(ev) {
   return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
 }
 
-function tool() { return document.getElementById('tool').value; }
+// what the shapes were before each change, for Undo
+function snapshot() {
+  return JSON.stringify([config.region_counting, config.line_crossing, config.people_flow, config.privacy_masks]);
+}
+function remember() { undoStack.push(snapshot()); if (undoStack.length > 100) undoStack.shift(); }
+function undo() {
+  if (drawing.length) { drawing.pop(); say('last point taken back', false); redraw(); return; }
+  const last = undoStack.pop();
+  if (!last) { say('nothing to undo', true); return; }
+  [config.region_counting, config.line_crossing, config.people_flow, config.privacy_masks] = JSON.parse(last);
+  selected = null; dirty = true; say('undone', false); redraw();
+}
 
 svg.addEventListener('click', ev => {
-  if (ev.target !== svg) return;
-  const kind = tool();
+  if (selecting()) { selected = null; redraw(); return; }
+  const kind = toolBox.value;
   if (drawing.length === 0 && LIMITS[kind]) {
     const count = kind === 'region' ? config.region_counting.regions.length : config.privacy_masks.masks.length;
     if (count >= LIMITS[kind]) { say(`at most ${LIMITS[kind]} ${kind}s can be drawn`, true); return; }
@@ -74,19 +126,48 @@ svg.addEventListener('click', ev => {
 
 svg.addEventListener('contextmenu', ev => {
   ev.preventDefault();
-  const kind = tool();
+  if (selecting()) return;
+  const kind = toolBox.value;
   const need = kind === 'line' ? 2 : 3;
   if (drawing.length < need) { say(`a ${kind} needs at least ${need} points`, true); return; }
-  if (kind === 'region') config.region_counting.regions.push({name: '', points: drawing});
+  remember();
+  if (kind === 'region') config.region_counting.regions.push({name: `region ${config.region_counting.regions.length + 1}`, points: drawing});
   if (kind === 'mask') config.privacy_masks.masks.push({name: '', enabled: true, points: drawing});
   if (kind === 'line') { config.line_crossing.line.points = drawing; config.line_crossing.enabled = true; }
   if (kind === 'uturn') { config.line_crossing.uturn_area = drawing; config.line_crossing.uturn_filter = true; }
   if (kind === 'flow') { config.people_flow.area = drawing; config.people_flow.enabled = true; }
   if (kind === 'region') { config.region_counting.customize_area = true; config.region_counting.enabled = true; }
   if (kind === 'mask') config.privacy_masks.enabled = true;
-  drawing = [];
+  drawing = []; dirty = true;
+  if (kind === 'region') {
+    toolBox.value = 'select';
+    selected = {kind: 'region', index: config.region_counting.regions.length - 1};
+    redraw(); nameBox.focus(); nameBox.select();
+    say('region drawn: name it, then Save to apply', false);
+    return;
+  }
   say(`${kind} drawn; Save to apply`, false);
   redraw();
+});
+
+nameBox.addEventListener('focus', () => remember());
+nameBox.addEventListener('input', () => {
+  if (!selected || selected.kind !== 'region') return;
+  config.region_counting.regions[selected.index].name = nameBox.value;
+  dirty = true; redraw();
+});
+
+toolBox.addEventListener('change', () => {
+  if (drawing.length) say('the half-drawn shape was dropped', false);
+  drawing = []; selected = null; redraw();
+});
+
+document.addEventListener('keydown', ev => {
+  if (ev.target === nameBox) return;
+  if (ev.key === 'Escape' && drawing.length) { drawing = []; say('drawing cancelled', false); redraw(); }
+  else if (ev.key === 'Escape') { selected = null; redraw(); }
+  if ((ev.ctrlKey || ev.metaKey) && ev.key === 'z') { ev.preventDefault(); undo(); }
+  if ((ev.key === 'Delete' || ev.key === 'Backspace') && selected) { ev.preventDefault(); deleteSelected(); }
 });
 
 function remove(kind, index) {
@@ -97,20 +178,29 @@ function remove(kind, index) {
   if (kind === 'flow') { config.people_flow.area = []; config.people_flow.enabled = false; }
 }
 
-document.getElementById('delete').onclick = () => {
-  if (!selected) { say('click a shape first', true); return; }
-  remove(selected.kind, selected.index); selected = null; redraw();
-};
+function deleteSelected() {
+  if (!selected) { say('select a shape first (the Select tool, then click it)', true); return; }
+  remember(); remove(selected.kind, selected.index); selected = null; dirty = true; redraw();
+}
+document.getElementById('delete').onclick = deleteSelected;
+document.getElementById('undo').onclick = undo;
 document.getElementById('clear').onclick = () => {
-  const kind = tool();
+  const kind = toolBox.value;
+  if (kind === 'select') { say('pick the kind of shape to clear in Tool', true); return; }
+  remember();
   if (kind === 'region') config.region_counting.regions = [];
   else if (kind === 'mask') config.privacy_masks.masks = [];
   else remove(kind, 0);
-  drawing = []; selected = null; redraw();
+  drawing = []; selected = null; dirty = true; redraw();
 };
 document.getElementById('zoom').oninput = ev => {
   document.getElementById('canvas').style.transform = `scale(${ev.target.value})`;
+  redraw();
 };
+
+window.addEventListener('beforeunload', ev => {
+  if (dirty || drawing.length) { ev.preventDefault(); ev.returnValue = ''; }
+});
 
 async function put(section, body) {
   const response = await fetch(`/api/config/${section}`, {method: 'PUT',
@@ -125,9 +215,10 @@ document.getElementById('save').onclick = async () => {
       uturn_filter: config.line_crossing.uturn_filter, uturn_area: config.line_crossing.uturn_area});
     await put('people_flow', {enabled: config.people_flow.enabled, area: config.people_flow.area});
     await put('privacy_masks', {enabled: config.privacy_masks.enabled, masks: config.privacy_masks.masks});
-    say('saved and applied', false);
     await load();
+    say('saved and applied', false);
   } catch (e) { say(e.message, true); }
 };
 
+document.getElementById('picture').addEventListener('load', redraw, {once: true});
 load();
