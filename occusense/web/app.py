@@ -17,8 +17,8 @@ import secrets
 import time
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import cv2
 import yaml
