@@ -18,7 +18,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 import cv2
 import yaml
@@ -291,6 +291,16 @@ def create_app(state: SensorState) -> FastAPI:
         return page(request, "settings.html", sections=sections, error=error, message=message,
                     weekdays=WEEKDAYS, as_json=as_json)
 
+    @app.get("/schedule", include_in_schema=False)
+    async def schedule_page(request: Request, _: str = Depends(user), message: str = "",
+                            error: str = ""):
+        data = config_to_dict(state.config)
+        features = [("region_counting", "Region people counting"),
+                    ("line_crossing", "Line crossing"), ("people_flow", "People flow")]
+        return page(request, "schedule.html", features=features, weekdays=WEEKDAYS,
+                    schedules={s: data[s]["schedule"] for s, _ in features},
+                    message=message, error=error)
+
     @app.post("/settings/{section}", include_in_schema=False)
     async def settings_save(request: Request, section: str, _: str = Depends(user)):
         form = await request.form()
@@ -308,10 +318,13 @@ def create_app(state: SensorState) -> FastAPI:
                 values = forms.parse(model, fields, section)  # type: ignore[arg-type]
             state.edit(section, values)
         except (ValueError, OccusenseError, KeyError) as exc:
+            if form.get("back") == "/schedule":
+                return await schedule_page(request, "admin", error=f"{section}: {exc}")
             return await settings_page(request, "admin", error=f"{section}: {exc}",
                                        as_json=as_json)
         # back to the section just saved, not to the top of the page
-        where = f"/settings?message={quote(forms.human(section))}+saved+and+applied"
+        back = "/schedule" if form.get("back") == "/schedule" else "/settings"
+        where = f"{back}?" + urlencode({"message": f"{forms.human(section)} saved and applied"})
         return RedirectResponse(f"{where}{'&json=true' if as_json else ''}#{section}", 303)
 
     @app.get("/maintenance", include_in_schema=False)

@@ -70,7 +70,7 @@ WORDS = {
     "mac": "MAC", "rtsp": "RTSP", "dio": "DI/DO", "di": "DI", "do": "DO", "ca": "CA",
     "tls": "TLS", "d2d": "D2D", "lorawan": "LoRaWAN", "adr": "ADR", "dev": "device",
     "eui": "EUI", "fov": "field of view", "jsonl": "JSON Lines", "uturn": "U-turn",
-    "id": "ID", "max": "maximum", "min": "minimum", "ms": "", "s": "", "deg": "", "m": "",
+    "io": "I/O", "id": "ID", "max": "maximum", "min": "minimum", "ms": "", "s": "", "deg": "", "m": "",
     "px": "", "nonzero": "non-zero", "utc": "UTC", "gpio": "GPIO", "api": "API",
 }
 UNITS = {"s": "s", "ms": "ms", "deg": "°", "m": "m", "px": "px"}
@@ -167,7 +167,8 @@ def parse(model: type[BaseModel], form: dict[str, list[str]], prefix: str) -> di
         if items is not None and name in ("http", "periods"):
             count = len({k.split(".")[len(path.split("."))] for k in form
                          if k.startswith(path + ".")})
-            out[name] = [parse(items, form, f"{path}.{i}") for i in range(count)]
+            if count:  # a form without this list (the schedule grid) leaves it alone
+                out[name] = [parse(items, form, f"{path}.{i}") for i in range(count)]
             continue
         if path not in form:
             continue

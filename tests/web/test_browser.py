@@ -210,13 +210,14 @@ def test_settings_tools_copy_a_schedule(sensor, page) -> None:
                                            {"start": "00:00", "end": "00:00"},
                                            {"start": "00:00", "end": "00:00"}]}
     state.edit("region_counting", {"schedule": {"monday": monday}})
-    page.goto(f"{base}/settings")
+    page.goto(f"{base}/schedule")
     page.select_option("#schedule-feature", "region")
     page.select_option("#schedule-day", "monday")
     page.click("#schedule-copy")
     expect(page.locator("#schedule-result")).to_contain_text("done")
     page.wait_for_timeout(500)
     assert state.config.region_counting.schedule.sunday.periods[0].end == "18:00"
+    page.goto(f"{base}/settings")
     page.click("#test-connection")
     expect(page.locator("#test-results li")).to_contain_text("no MQTT or HTTP recipient")
 
@@ -324,3 +325,30 @@ def test_settings_read_as_words_keep_secrets_and_stay_where_saved(sensor, page) 
     assert page.url.endswith("#line_crossing")  # back at the section, not the top
     assert state.config.line_crossing.report.interval_s == 45
     assert state.config.line_crossing.report.mqtt.password.get_secret_value() == "s3cret"
+
+
+def test_the_weekly_schedule_grid(sensor, page) -> None:
+    state, base = sensor
+    activate(page, base)
+    page.click("header >> text=Schedule")
+    grid = page.locator("form.schedule", has=page.locator("h2#line_crossing"))
+    expect(grid.locator("tbody tr")).to_have_count(7)
+    grid.get_by_label("saturday on").uncheck()
+    grid.get_by_label("monday period 1 start").fill("08:00")
+    grid.get_by_label("monday period 1 end").fill("12:00")
+    grid.get_by_label("monday period 2 start").fill("13:00")
+    grid.get_by_label("monday period 2 end").fill("18:00")
+    grid.get_by_role("button").click()
+    expect(page.locator(".ok")).to_contain_text("Line crossing saved and applied")
+    assert "/schedule?" in page.url and page.url.endswith("#line_crossing")
+    week = state.config.line_crossing.schedule
+    assert week.saturday.enabled is False and week.sunday.enabled is True
+    assert [(p.start, p.end) for p in week.monday.periods] == [
+        ("08:00", "12:00"), ("13:00", "18:00"), ("00:00", "00:00")]
+    assert state.config.line_crossing.line.points  # the rest of the section is untouched
+    # overlapping periods are refused with the reason, on the same page
+    grid = page.locator("form.schedule", has=page.locator("h2#line_crossing"))
+    grid.get_by_label("monday period 2 start").fill("11:00")
+    grid.get_by_role("button").click()
+    expect(page.locator(".error")).to_contain_text("periods of a day overlap")
+    expect(page.locator("h1")).to_have_text("Schedule")

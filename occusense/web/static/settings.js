@@ -2,7 +2,8 @@
 const tools = document.querySelector('.tools');
 const headers = {'X-CSRF-Token': tools.dataset.csrf};
 
-document.getElementById('test-connection').onclick = async () => {
+const testButton = document.getElementById('test-connection');
+if (testButton) testButton.onclick = async () => {
   const list = document.getElementById('test-results');
   list.innerHTML = '<li>testing…</li>';
   const response = await fetch('/api/test-connection', {method: 'POST', headers});
@@ -23,6 +24,9 @@ async function schedule(method, suffix) {
   out.textContent = response.ok ? 'done; reloading…' : (await response.json()).detail;
   if (response.ok) setTimeout(() => location.reload(), 300);
 }
-document.getElementById('schedule-copy').onclick = () =>
-  schedule('POST', `/copy?day=${document.getElementById('schedule-day').value}`);
-document.getElementById('schedule-reset').onclick = () => schedule('DELETE', '');
+const copyButton = document.getElementById('schedule-copy');
+if (copyButton) {
+  copyButton.onclick = () =>
+    schedule('POST', `/copy?day=${document.getElementById('schedule-day').value}`);
+  document.getElementById('schedule-reset').onclick = () => schedule('DELETE', '');
+}
