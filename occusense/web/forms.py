@@ -70,8 +70,9 @@ WORDS = {
     "mac": "MAC", "rtsp": "RTSP", "dio": "DI/DO", "di": "DI", "do": "DO", "ca": "CA",
     "tls": "TLS", "d2d": "D2D", "lorawan": "LoRaWAN", "adr": "ADR", "dev": "device",
     "eui": "EUI", "fov": "field of view", "jsonl": "JSON Lines", "uturn": "U-turn",
-    "io": "I/O", "id": "ID", "max": "maximum", "min": "minimum", "ms": "", "s": "", "deg": "", "m": "",
-    "px": "", "nonzero": "non-zero", "utc": "UTC", "gpio": "GPIO", "api": "API",
+    "io": "I/O", "id": "ID", "max": "maximum", "min": "minimum",
+    "ms": "", "s": "", "deg": "", "m": "", "px": "", "nonzero": "non-zero", "utc": "UTC",
+    "gpio": "GPIO", "api": "API",
 }
 UNITS = {"s": "s", "ms": "ms", "deg": "°", "m": "m", "px": "px"}
 CHOICES = {
