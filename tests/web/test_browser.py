@@ -140,12 +140,17 @@ def wait_for_picture(page: Page) -> None:
                            timeout=20000)
 
 
-def open_draw_without_line(page: Page, base: str) -> None:
-    """The Draw page with the example's line removed and the line tool picked."""
+def open_draw(page: Page, base: str, tool: str) -> None:
+    """The Draw page, its picture loaded, ``tool`` picked."""
     page.goto(f"{base}/draw")
     wait_for_picture(page)
+    page.select_option("#tool", tool)
+
+
+def open_draw_without_line(page: Page, base: str) -> None:
+    """The Draw page with the example's line removed and the line tool picked."""
+    open_draw(page, base, "line")
     expect(page.locator("#shapes polyline[data-kind=line]")).to_have_count(1)
-    page.select_option("#tool", "line")
     page.click("#clear")
 
 
@@ -226,10 +231,8 @@ def test_settings_tools_copy_a_schedule(sensor, page) -> None:
 def test_a_half_drawn_shape_does_not_carry_over_and_escape_and_undo_work(sensor, page) -> None:
     state, base = sensor
     activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
+    open_draw(page, base, "region")
     assert "shapes=false" in page.locator("#picture").get_attribute("src")  # no shapes burned in
-    page.select_option("#tool", "region")
     click_at(page, 0.1, 0.1)
     click_at(page, 0.2, 0.1)
     page.select_option("#tool", "mask")  # the two region points are dropped
@@ -252,9 +255,7 @@ def test_a_half_drawn_shape_does_not_carry_over_and_escape_and_undo_work(sensor,
 def test_regions_are_named_and_their_corners_dragged(sensor, page) -> None:
     state, base = sensor
     activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
-    page.select_option("#tool", "region")
+    open_draw(page, base, "region")
     for fx, fy in ((0.1, 0.7), (0.3, 0.7), (0.3, 0.9), (0.1, 0.9)):
         click_at(page, fx, fy)
     click_at(page, 0.1, 0.9, "right")
@@ -281,10 +282,7 @@ def test_regions_are_named_and_their_corners_dragged(sensor, page) -> None:
 def test_leaving_draw_with_unsaved_changes_asks_first(sensor, page) -> None:
     _state, base = sensor
     activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
-    page.select_option("#tool", "line")
-    page.click("#clear")
+    open_draw_without_line(page, base)
     asked: list[str] = []
 
     def answer(dialog) -> None:
