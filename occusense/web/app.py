@@ -30,6 +30,7 @@ from starlette.responses import StreamingResponse
 
 from occusense.config import DeviceConfig, config_to_dict
 from occusense.config.device import PrivacyMode
+from occusense.config.reporting import ReportSettings
 from occusense.config.schedule import WEEKDAYS, Schedule
 from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import ConfigError, OccusenseError
@@ -62,6 +63,30 @@ LICENCE_PACKAGES = (
     "rich",
     "pyyaml",
 )
+
+
+# the guide's feature pages: (section, heading, what it is, drawing tools)
+FEATURE_PAGES = {
+    "region": ("region_counting", "Region people counting",
+               "How many people are in each region now, how long they stay, and when a "
+               "region is too full. Draw up to 16 regions on the picture and name them.",
+               ("region",)),
+    "line": ("line_crossing", "Line crossing",
+             "People crossing a line of up to 4 segments, in and out (the In arrow points "
+             "to the left of the drawing direction), with a U-turn filter area.",
+             ("line", "uturn")),
+    "flow": ("people_flow", "People flow",
+             "Where people enter and leave an area (a triangle or convex quadrangle with "
+             "named edges): the counts from each edge to each other.",
+             ("flow",)),
+}
+ALL_TOOLS = [("region", "Region (up to 16)"), ("line", "Detection line (up to 4 segments)"),
+             ("uturn", "U-turn area"), ("flow", "Flow area (triangle or convex quadrangle)"),
+             ("mask", "Privacy mask (up to 8)")]
+DRAWN_OR_SCHEDULED = frozenset({"schedule", "regions", "line", "uturn_area", "area"})
+SYSTEM_SECTIONS = ("device", "time", "source", "detector", "general", "mounting",
+                   "privacy_masks", "output", "web", "rtsp", "digital_io", "lorawan", "d2d")
+BACK_PAGES = {"/settings", "/schedule", "/recipients", "/system", "/region", "/line", "/flow"}
 
 
 class Unauthorised(Exception):
@@ -273,23 +298,71 @@ def create_app(state: SensorState) -> FastAPI:
 
     @app.get("/draw", include_in_schema=False)
     async def draw(request: Request, _: str = Depends(user)):
-        return page(request, "draw.html")
+        return page(request, "draw.html", tools=ALL_TOOLS, naming=True)
+
+    def feature_page(request: Request, key: str, message: str, error: str) -> HTMLResponse:
+        """One of the guide's feature pages: its drawing and its settings."""
+        section, heading, intro, tools = FEATURE_PAGES[key]
+        model = DeviceConfig.model_fields[section].annotation
+        values = config_to_dict(state.config)[section]
+        form = forms.render(model, values, section, skip=DRAWN_OR_SCHEDULED)  # type: ignore[arg-type]
+        return page(request, "feature.html", heading=heading, intro=intro, section=section,
+                    tools=[t for t in ALL_TOOLS if t[0] in tools],
+                    naming=section == "region_counting", form=form, back=f"/{key}",
+                    message=message, error=error)
+
+    @app.get("/region", include_in_schema=False)
+    async def region_page(request: Request, _: str = Depends(user), message: str = "",
+                          error: str = ""):
+        return feature_page(request, "region", message, error)
+
+    @app.get("/line", include_in_schema=False)
+    async def line_page(request: Request, _: str = Depends(user), message: str = "",
+                        error: str = ""):
+        return feature_page(request, "line", message, error)
+
+    @app.get("/flow", include_in_schema=False)
+    async def flow_page(request: Request, _: str = Depends(user), message: str = "",
+                        error: str = ""):
+        return feature_page(request, "flow", message, error)
+
+    @app.get("/recipients", include_in_schema=False)
+    async def recipients_page(request: Request, _: str = Depends(user), message: str = "",
+                              error: str = ""):
+        """Report/Recipients: each feature's protocol, recipients and report switches."""
+        data = config_to_dict(state.config)
+        sections = [(section, heading, forms.render(ReportSettings, data[section]["report"],
+                                                    f"{section}.report"))
+                    for section, heading, *_ in FEATURE_PAGES.values()]
+        return page(request, "recipients.html", sections=sections, message=message,
+                    error=error)
+
+    @app.get("/system", include_in_schema=False)
+    async def system_page(request: Request, _: str = Depends(user), error: str = "",
+                          message: str = ""):
+        return settings_view(request, error, message, False, SYSTEM_SECTIONS, "System")
 
     @app.get("/settings", include_in_schema=False)
     async def settings_page(request: Request, _: str = Depends(user), error: str = "",
                             message: str = "", as_json: bool = Query(False, alias="json")):
+        return settings_view(request, error, message, as_json, None, "Settings")
+
+    def settings_view(request: Request, error: str, message: str, as_json: bool,
+                      only: tuple[str, ...] | None, heading: str) -> HTMLResponse:
+        """Forms (or JSON) for the config sections ``only`` names, or all."""
         data = config_to_dict(state.config)
         data.pop("users", None)
         sections = []
         for name, value in data.items():
-            if not isinstance(value, dict):
+            if not isinstance(value, dict) or (only is not None and name not in only):
                 continue
             model = DeviceConfig.model_fields[name].annotation
             body = (json.dumps(value, indent=2) if as_json
                     else forms.render(model, value, name))  # type: ignore[arg-type]
             sections.append((name, forms.human(name), body))
         return page(request, "settings.html", sections=sections, error=error, message=message,
-                    weekdays=WEEKDAYS, as_json=as_json)
+                    weekdays=WEEKDAYS, as_json=as_json, heading=heading,
+                    back="/system" if only else "/settings")
 
     @app.get("/schedule", include_in_schema=False)
     async def schedule_page(request: Request, _: str = Depends(user), message: str = "",
@@ -318,12 +391,20 @@ def create_app(state: SensorState) -> FastAPI:
                 values = forms.parse(model, fields, section)  # type: ignore[arg-type]
             state.edit(section, values)
         except (ValueError, OccusenseError, KeyError) as exc:
-            if form.get("back") == "/schedule":
-                return await schedule_page(request, "admin", error=f"{section}: {exc}")
-            return await settings_page(request, "admin", error=f"{section}: {exc}",
-                                       as_json=as_json)
+            back_to = str(form.get("back", ""))
+            error = f"{section}: {exc}"
+            if back_to == "/schedule":
+                return await schedule_page(request, "admin", error=error)
+            if back_to.lstrip("/") in FEATURE_PAGES:
+                return feature_page(request, back_to.lstrip("/"), "", error)
+            if back_to == "/recipients":
+                return await recipients_page(request, "admin", error=error)
+            if back_to == "/system":
+                return await system_page(request, "admin", error=error)
+            return await settings_page(request, "admin", error=error, as_json=as_json)
         # back to the section just saved, not to the top of the page
-        back = "/schedule" if form.get("back") == "/schedule" else "/settings"
+        back = str(form.get("back", "/settings"))
+        back = back if back in BACK_PAGES else "/settings"
         where = f"{back}?" + urlencode({"message": f"{forms.human(section)} saved and applied"})
         return RedirectResponse(f"{where}{'&json=true' if as_json else ''}#{section}", 303)
 

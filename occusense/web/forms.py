@@ -96,10 +96,17 @@ def human_choice(value: str) -> str:
     return CHOICES.get(value, value.replace("_", " "))
 
 
-def render(model: type[BaseModel], data: dict[str, Any], prefix: str) -> str:
-    """The inputs of ``model`` filled with ``data``; names are dotted paths."""
+def render(
+    model: type[BaseModel], data: dict[str, Any], prefix: str, skip: frozenset[str] = frozenset()
+) -> str:
+    """The inputs of ``model`` filled with ``data``; names are dotted paths.
+    Fields named in ``skip`` are left out (a page that edits them otherwise:
+    shapes on the drawing, schedules on the weekly grid); saving the form
+    leaves them as they are."""
     parts = []
     for name, info in model.model_fields.items():
+        if name in skip:
+            continue
         path = f"{prefix}.{name}"
         kind, optional = _unwrap(info.annotation)
         value = data.get(name)

@@ -136,7 +136,7 @@ def test_settings_validation_and_export_import(sensor, page, tmp_path) -> None:
 
 
 def wait_for_picture(page: Page) -> None:
-    page.wait_for_function("document.getElementById('picture').naturalWidth > 0",
+    page.wait_for_function("() => document.getElementById('picture').naturalWidth > 0",
                            timeout=20000)
 
 
