@@ -486,7 +486,9 @@ def create_app(state: SensorState) -> FastAPI:
                     await asyncio.sleep(0.05)
                     continue
                 last = view.frame
-                jpg = _jpeg(render(view.image, state.config, view.people, state.counts, shapes))
+                # no count bar: the numbers are beside the picture, in one place only
+                # (a bar drawn at another moment than the list disagreed with it)
+                jpg = _jpeg(render(view.image, state.config, view.people, {}, shapes))
                 yield (
                     b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                     + str(len(jpg)).encode()

@@ -293,3 +293,39 @@ def test_the_live_chart_has_axes_units_and_a_legend_with_region_names(sensor, pa
     ticks = page.locator("#chart text.tick-time").all_text_contents()
     assert ticks and all(len(t) >= 4 and ":" in t for t in ticks), ticks
     assert page.locator("#chart polyline").count() == len(legend)
+
+
+def test_logging_out_in_the_browser_ends_the_session_on_the_sensor(sensor, page) -> None:  # noqa: F811
+    _state, base = sensor
+    activate_in_browser(page, base)
+    response = page.goto(f"{base}/live")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    page.click("text=Log out")
+    expect(page).to_have_url(f"{base}/login")
+    with httpx.Client(cookies=cookies, timeout=30) as replay:  # the cookie as it was
+        assert replay.get(f"{base}/api/status").status_code == 401
+
+
+def test_the_live_picture_carries_no_count_bar_to_disagree_with_the_list(sensor) -> None:
+    import cv2
+    import numpy as np
+
+    from tests.web.test_api import bearer, wait_for_frames
+
+    state, base = sensor
+    with httpx.Client(timeout=30) as client:
+        auth = bearer(client, state, base)
+        wait_for_frames(client, base, auth, 5)
+        body = b""
+        with client.stream("GET", f"{base}/stream.mjpg", headers=auth) as stream:
+            for chunk in stream.iter_bytes():
+                body += chunk
+                if body.count(b"\xff\xd9") >= 1:
+                    break
+    start = body.index(b"\xff\xd8")
+    picture = cv2.imdecode(np.frombuffer(body[start : body.index(b"\xff\xd9") + 2], np.uint8),
+                           cv2.IMREAD_COLOR)
+    # the count bar was a black band over the top-left of the picture
+    assert picture[3:20, 60:300].mean() > 40

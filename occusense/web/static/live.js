@@ -81,7 +81,7 @@ function drawChart(points) {
     legend.append(item);
   });
 }
-refresh(); setInterval(refresh, 1000);
+refresh(); setInterval(refresh, 500);
 const recordButton = document.getElementById('record');
 if (recordButton) {
   let recording = false;
