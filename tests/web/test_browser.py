@@ -256,6 +256,9 @@ def test_regions_are_named_and_their_corners_dragged(sensor, page) -> None:
     state, base = sensor
     activate(page, base)
     open_draw(page, base, "region")
+    # the drawing layer covers the picture exactly (it overhung its bottom by a few px)
+    layer, picture = page.locator("#shapes").bounding_box(), page.locator("#picture").bounding_box()
+    assert abs(layer["height"] - picture["height"]) < 1 and abs(layer["y"] - picture["y"]) < 1
     for fx, fy in ((0.1, 0.7), (0.3, 0.7), (0.3, 0.9), (0.1, 0.9)):
         click_at(page, fx, fy)
     click_at(page, 0.1, 0.9, "right")
