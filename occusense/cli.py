@@ -216,7 +216,7 @@ def _ready_kernels() -> None:
     """Load (or, without the installer's cache, compile) the counting kernels
     before a live camera opens, so that its first frames are not dropped
     while the compiler runs."""
-    from occusense.analytics.kernels import warm_up
+    from occusense.analytics.warmup import warm_up
 
     began = time.perf_counter()
     warm_up()

@@ -28,7 +28,7 @@ python3 -m venv .venv
 .venv/bin/python -c "import occusense.detect.detector, trackers"
 # compile the counting kernels once (numba caches them beside the package):
 # a sensor's first frames then do not wait tens of seconds for the compiler
-.venv/bin/python -c "from occusense.analytics.kernels import warm_up; warm_up()"
+.venv/bin/python -c "from occusense.analytics.warmup import warm_up; warm_up()"
 # lora-packet (npm): the tests' independent check of LoRaWAN frames.
 if command -v npm >/dev/null; then
   (cd tests/js && npm ci --no-audit --no-fund --silent)
