@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds occusense's wheel, installs it in a clean virtual environment (the
+# model inside it), and counts 50 frames of the sample with it: what a user
+# who runs `pip install occusense-*.whl` gets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+.venv/bin/python -m pip wheel -q --no-deps -w "$work/dist" .
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --upgrade pip
+"$work/venv/bin/python" -m pip install -q "$work"/dist/occusense-*.whl
+"$work/venv/bin/python" -m pip install -q --no-deps "trackers==2.6.1"
+cd "$work"  # away from the checkout: the package must come from the wheel
+"$work/venv/bin/occusense" run --max-frames 50 --no-web --quiet 2> "$work/run.log" \
+  || { cat "$work/run.log" >&2; exit 1; }
+grep -q "done: 50 frames" "$work/run.log" \
+  || { cat "$work/run.log" >&2; echo "wheel check: the wheel did not count 50 frames" >&2; exit 1; }
+echo "wheel check: the installed wheel (model included) counted 50 frames of the sample"
