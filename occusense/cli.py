@@ -19,7 +19,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from occusense.config import DeviceConfig, config_to_dict, load_config, parse_config
 from occusense.config.running import running_config
@@ -190,6 +198,14 @@ def _start_web(state, host: str, port: int):
     return web
 
 
+class _RateColumn(ProgressColumn):
+    """Frames a second, once rich has measured some."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text("" if speed is None else f"{speed:5.1f} fps")
+
+
 class _progress:
     """A progress bar on stderr for files; nothing for live sources."""
 
@@ -198,6 +214,7 @@ class _progress:
             TextColumn("frames"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
+            _RateColumn(),
             TimeRemainingColumn(),
             console=err,
             disable=live or not err.is_terminal,

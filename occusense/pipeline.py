@@ -241,6 +241,7 @@ class Pipeline:
         self.times = StageTimes()
         self.last_people = TrackedPeople()
         self.last_ts = start_ts
+        self.last_ended: list[int] = []  # people whose tracks the last finish() closed
         needs_pins = config.region_counting.overcrowding.enabled or (
             config.line_crossing.enabled and config.line_crossing.staff_filter
         )
@@ -334,7 +335,8 @@ class Pipeline:
     def finish(self) -> FrameResult:
         """The source ended (or the configuration changed): settle open tracks,
         send what they complete, and let go of the detector."""
-        result = self.analytics.finish(self.last_ts, self.finder.finish())
+        self.last_ended = self.finder.finish()
+        result = self.analytics.finish(self.last_ts, self.last_ended)
         self._emit(self.reporter.on_frame(result))
         self.finder.close()
         return result
@@ -393,23 +395,41 @@ def detect_ahead(
             yield window.popleft()
 
 
+def drive(
+    pipeline: Pipeline,
+    frames: Iterator[Frame],
+    max_frames: int | None = None,
+    on_frame: Callable[[Frame, FrameResult | None], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """The frame loop: the sensor (``runner.SensorRunner``), the accuracy
+    evaluation, the benches and the tests all drive frames through this one,
+    so what is measured is what runs. Frames are detected ahead on worker
+    threads and stepped in order; ``on_frame`` sees each frame with its
+    result; the loop ends when the frames or ``max_frames`` run out or
+    ``stop()`` turns true. Returns the frames stepped."""
+    count = 0
+    for planned in detect_ahead(pipeline.finder, frames, stop=stop):
+        result = pipeline.step(planned)
+        if on_frame:
+            on_frame(planned.frame, result)
+        count += 1
+        if max_frames is not None and count >= max_frames:
+            break
+    return count
+
+
 def run_source(
     pipeline: Pipeline,
     source: FrameSource,
     max_frames: int | None = None,
     on_frame: Callable[[Frame, FrameResult | None], None] | None = None,
 ) -> int:
-    """Feed ``source`` through ``pipeline``; return the number of frames."""
-    count = 0
+    """Feed ``source`` through ``pipeline`` (:func:`drive`), then settle it;
+    return the number of frames."""
     frames = Prefetcher(source)
     try:
-        for planned in detect_ahead(pipeline.finder, iter(frames)):
-            result = pipeline.step(planned)
-            if on_frame:
-                on_frame(planned.frame, result)
-            count += 1
-            if max_frames is not None and count >= max_frames:
-                break
+        count = drive(pipeline, iter(frames), max_frames, on_frame)
         pipeline.finish()
     finally:
         frames.close()

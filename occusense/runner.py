@@ -17,7 +17,7 @@ from itertools import chain
 from pathlib import Path
 
 from occusense.config.model import DeviceConfig
-from occusense.pipeline import Pipeline, Sink, detect_ahead
+from occusense.pipeline import Pipeline, Sink, drive
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import (
@@ -174,14 +174,17 @@ class SensorRunner:
         pipeline = self.pipeline
         assert pipeline is not None
         changed = lambda: self.state.version != self._version  # noqa: E731
-        for planned in detect_ahead(pipeline.finder, frames, stop=changed):
-            result = pipeline.step(planned)
-            self._publish(planned.frame, result)
+
+        def stepped(frame: Frame, result) -> None:
+            self._publish(frame, result)
             self.frames += 1
             if on_frame:
-                on_frame(planned.frame)
-            if max_frames is not None and self.frames >= max_frames:
-                return False
+                on_frame(frame)
+
+        left = None if max_frames is None else max_frames - self.frames
+        drive(pipeline, frames, left, stepped, stop=changed)
+        if max_frames is not None and self.frames >= max_frames:
+            return False
         return changed()
 
     def _publish(self, frame: Frame, result) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from occusense.config.model import DeviceConfig
 from occusense.evaluation.evaluate import CountingRun, EvalSpec, report
 from occusense.evaluation.mot import MotTracks, load_mot
-from occusense.pipeline import PeopleFinder, detect_ahead
+from occusense.pipeline import Pipeline, run_source
 from occusense.sources import open_source
 from occusense.track.identity import IdentityStitcher
 
@@ -60,32 +60,26 @@ def log_from_tracks(tracks: MotTracks, fps: float) -> TrackLog:
 
 
 def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
-    """The whole pipeline (masks, detector, tracker) on a video or folder."""
+    """The sensor's own pipeline and frame loop (``pipeline.run_source``) on
+    a video or folder, with the tracked people of every analysed frame kept."""
     src = open_source(source, start_ts=0.0)
-    finder = PeopleFinder(config, src.width, src.height, src.fps)
+    pipeline = Pipeline(config, src.width, src.height, src.fps, 0.0, [])
     log = TrackLog(mode="pipeline")
+
+    def keep(frame, result) -> None:
+        if result is None:  # a frame skipped by detector.frame_stride
+            return
+        people = pipeline.last_people
+        log.steps.append(TrackStep(frame.index + 1, frame.timestamp, people.ids, people.boxes,
+                                   people.ended, people.raw_ids, people.first_ids,
+                                   people.first_boxes))
+
     try:
-        for planned in detect_ahead(finder, src.frames()):
-            if not planned.analysed:
-                continue
-            frame = planned.frame
-            people = finder.track(planned)
-            log.steps.append(
-                TrackStep(
-                    frame.index + 1,
-                    frame.timestamp,
-                    people.ids,
-                    people.boxes,
-                    people.ended,
-                    people.raw_ids,
-                    people.first_ids,
-                    people.first_boxes,
-                )
-            )
+        run_source(pipeline, src, on_frame=keep)
     finally:
         src.close()
     log.final_ts = (log.steps[-1].ts if log.steps else 0.0) + 1.0 / src.fps
-    log.final_ended = finder.finish()
+    log.final_ended = pipeline.last_ended
     return log
 
 
