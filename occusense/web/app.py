@@ -311,20 +311,16 @@ def create_app(state: SensorState) -> FastAPI:
                     naming=section == "region_counting", form=form, back=f"/{key}",
                     message=message, error=error)
 
-    @app.get("/region", include_in_schema=False)
-    async def region_page(request: Request, _: str = Depends(user), message: str = "",
-                          error: str = ""):
-        return feature_page(request, "region", message, error)
+    def feature_route(key: str):
+        async def show(request: Request, _: str = Depends(user), message: str = "",
+                       error: str = ""):
+            return feature_page(request, key, message, error)
 
-    @app.get("/line", include_in_schema=False)
-    async def line_page(request: Request, _: str = Depends(user), message: str = "",
-                        error: str = ""):
-        return feature_page(request, "line", message, error)
+        return show
 
-    @app.get("/flow", include_in_schema=False)
-    async def flow_page(request: Request, _: str = Depends(user), message: str = "",
-                        error: str = ""):
-        return feature_page(request, "flow", message, error)
+    for key in FEATURE_PAGES:  # /region, /line, /flow
+        app.add_api_route(f"/{key}", feature_route(key), methods=["GET"],
+                          include_in_schema=False)
 
     @app.get("/recipients", include_in_schema=False)
     async def recipients_page(request: Request, _: str = Depends(user), message: str = "",
