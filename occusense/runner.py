@@ -82,6 +82,9 @@ class SensorRunner:
         self._version = -1
         self.frames = 0
         self.frames_s = 0.0  # time spent on frames, without the stop's wait on recipients
+        self._earlier = (0.0, 0)  # inference seconds and reports of pipelines replaced
+        self._prefetcher: Prefetcher | None = None
+        self._last_frame_at = 0.0
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
 
@@ -131,7 +134,7 @@ class SensorRunner:
         max_frames: int | None = None,
         on_frame: Callable[[Frame], None] | None = None,
     ) -> int:
-        frames = Prefetcher(self.source)
+        frames = self._prefetcher = Prefetcher(self.source)
         stream = iter(frames)
         began = time.perf_counter()
         try:
@@ -158,6 +161,8 @@ class SensorRunner:
         if old is not None:
             log.info("configuration changed: applying it")
             old.finish()
+            self._earlier = (self._earlier[0] + old.times.detect,
+                             self._earlier[1] + old.times.reports_sent)
         self.pipeline = self._build(ts)
         if old is not None:
             _carry_line_totals(old, self.pipeline)
@@ -187,8 +192,22 @@ class SensorRunner:
             return False
         return changed()
 
+    def _count(self, pipeline: Pipeline) -> None:
+        """The run's totals for /metrics: this pipeline's on top of the earlier ones'."""
+        run, times, now = self.state.run, pipeline.times, time.monotonic()
+        run.frames = self.frames
+        run.dropped = self._prefetcher.dropped if self._prefetcher else 0
+        run.inference_s = self._earlier[0] + times.detect
+        run.reports = self._earlier[1] + times.reports_sent
+        gap = now - self._last_frame_at
+        if 0 < gap < 60:  # frames a second, smoothed over about 20 frames
+            run.frame_rate += (1 / gap - run.frame_rate) * 0.05
+        self._last_frame_at = now
+
     def _publish(self, frame: Frame, result) -> None:
         pipeline = self.pipeline
+        if pipeline is not None:
+            self._count(pipeline)
         if result is None or pipeline is None:
             return
         counts: dict = {}

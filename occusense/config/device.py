@@ -278,6 +278,10 @@ class WebSettings(StrictModel):
     secure_cookies: bool = Field(
         True, description="Secure session cookie (browsers allow it on localhost and HTTPS)"
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="a bearer token for Prometheus scrapes of /metrics "
+        "(empty: /metrics takes the admin session or an API token)",
+    )
 
 
 class RtspSettings(StrictModel):

@@ -35,7 +35,7 @@ from occusense.config.schedule import WEEKDAYS, Schedule
 from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import ConfigError, OccusenseError
 from occusense.reports.device import device_info
-from occusense.web import auth, forms
+from occusense.web import auth, forms, metrics
 from occusense.web.bodylimit import BodyLimit
 from occusense.web.headers import SecurityHeaders
 from occusense.web.overlay import render
@@ -121,7 +121,8 @@ def create_app(state: SensorState) -> FastAPI:
 
     @app.exception_handler(Unauthorised)
     async def _unauthorised(request: Request, exc: Unauthorised):
-        if request.url.path.startswith("/api/") or request.url.path.endswith(".mjpg"):
+        path = request.url.path
+        if path.startswith("/api/") or path.endswith(".mjpg") or path == "/metrics":
             return JSONResponse({"detail": str(exc)}, status_code=401)
         target = "/activate" if not state.config.users.activated else "/login"
         return RedirectResponse(target, status_code=303)
@@ -529,6 +530,18 @@ def create_app(state: SensorState) -> FastAPI:
             "people": len(view.people),
             "recipients": state.transport_status,
         }
+
+    metrics_registry = metrics.registry_for(state)
+
+    @app.get("/metrics", tags=["live"])
+    async def prometheus(request: Request) -> Response:
+        """Prometheus metrics: with the API token or session, or with
+        ``web.metrics_token`` as a bearer token (a scrape job's static key)."""
+        scrape_token = state.config.web.metrics_token.get_secret_value()
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not (scrape_token and given and secrets.compare_digest(given, scrape_token)):
+            await user(request)
+        return Response(metrics.exposition(metrics_registry), media_type=metrics.CONTENT_TYPE)
 
     @app.get("/api/history", tags=["live"])
     async def history(_: str = Depends(user)) -> dict:

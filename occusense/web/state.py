@@ -30,6 +30,17 @@ HISTORY_POINTS = 8640  # 24 h at one point every 10 s
 
 
 @dataclass
+class RunStats:
+    """Totals of the running sensor since it started (across config changes)."""
+
+    frames: int = 0
+    dropped: int = 0  # frames a live source delivered faster than they were counted
+    inference_s: float = 0.0
+    reports: int = 0
+    frame_rate: float = 0.0  # frames a second over the last few seconds
+
+
+@dataclass
 class LiveView:
     image: np.ndarray | None = None
     people: TrackedPeople = field(default_factory=TrackedPeople)
@@ -55,6 +66,7 @@ class SensorState:
         self.history: collections.deque = collections.deque(maxlen=HISTORY_POINTS)
         self.transport_status: list[dict] = []
         self.detector = ""  # what detects people, and on which hardware
+        self.run = RunStats()  # the frame loop's totals, for /metrics
         self._last_history = 0.0
         self.recording: Path | None = None
         self._writer: cv2.VideoWriter | None = None
