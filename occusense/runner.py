@@ -18,6 +18,7 @@ from pathlib import Path
 
 from occusense.config.model import DeviceConfig
 from occusense.pipeline import Pipeline, Sink, drive
+from occusense.reports.device import device_info
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import (
@@ -26,6 +27,7 @@ from occusense.transports.dispatcher import (
     DispatcherSink,
     has_recipients,
 )
+from occusense.transports.homeassistant import HomeAssistantPublisher
 from occusense.transports.location import LocationServer
 from occusense.transports.lorawan.link import LoRaWANLink
 from occusense.web.overlay import render
@@ -87,6 +89,7 @@ class SensorRunner:
         self._last_frame_at = 0.0
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
+        self.home_assistant: HomeAssistantPublisher | None = None
 
     def _build(self, start_ts: float) -> Pipeline:
         self._close_transports()
@@ -114,6 +117,10 @@ class SensorRunner:
                                   d2d.udp_port, start_counter=int(time.time()))
             self.d2d = (D2DController(d2d), sender)
         self._version = self.state.version
+        if config.home_assistant.enabled:
+            serial = device_info(config.device)["device_sn"]
+            self.home_assistant = HomeAssistantPublisher(
+                config.home_assistant, config, region_labels(config), serial)
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
@@ -225,6 +232,8 @@ class SensorRunner:
         self.state.publish(
             pipeline.image, pipeline.last_people, result, frame.timestamp, frame.index, counts
         )
+        if self.home_assistant is not None:
+            self.home_assistant.update(counts)
         if self.state.recording is not None and pipeline.image is not None:
             picture = render(pipeline.image, self.state.config, pipeline.last_people, counts)
             self.state.record(picture)
@@ -237,6 +246,9 @@ class SensorRunner:
             self.state.transport_status = [vars(s) for s in self.dispatcher.status()]
 
     def _close_transports(self) -> None:
+        if self.home_assistant is not None:
+            self.home_assistant.close()
+            self.home_assistant = None
         if self.d2d is not None:
             self.d2d[1].close()
             self.d2d = None

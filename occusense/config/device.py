@@ -284,6 +284,24 @@ class WebSettings(StrictModel):
     )
 
 
+class HomeAssistantSettings(StrictModel):
+    """Home Assistant MQTT discovery (opt-in): the counts as HA sensors."""
+
+    enabled: bool = False
+    host: str = Field("", description="the MQTT broker Home Assistant listens to")
+    port: int = Field(1883, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    prefix: str = Field("homeassistant", min_length=1, description="HA's discovery prefix")
+    node_id: str = Field("", description="the device's id in topics; empty = from its name")
+
+    @model_validator(mode="after")
+    def _needs_host(self) -> HomeAssistantSettings:
+        if self.enabled and not self.host:
+            raise ValueError("home_assistant needs the broker's host")
+        return self
+
+
 class RtspSettings(StrictModel):
     port: int = Field(554, ge=1, le=65535)
 

@@ -16,6 +16,7 @@ from occusense.config.device import (
     DeviceInfo,
     DigitalIO,
     GeneralSettings,
+    HomeAssistantSettings,
     LoRaWANSettings,
     Mount,
     MountSettings,
@@ -77,6 +78,7 @@ class DeviceConfig(StrictModel):
     digital_io: DigitalIO = Field(default_factory=DigitalIO)
     lorawan: LoRaWANSettings = Field(default_factory=LoRaWANSettings)
     d2d: D2DSettings = Field(default_factory=D2DSettings)
+    home_assistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
 
     @property
     def uses_box_centre(self) -> bool:

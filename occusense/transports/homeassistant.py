@@ -1,0 +1,140 @@
+"""Home Assistant MQTT discovery (issue 20): the sensor's counts appear in
+Home Assistant as sensors of one device, with no YAML on the HA side.
+
+On connecting, the sensor publishes (retained) one discovery config per
+count under ``<prefix>/sensor/<node>/<object>/config`` — people in all,
+each region by name, the line's in and out — with its unit, state class and
+the device's identity (name, model, serial number, MAC), then ``online`` on
+its availability topic. The broker holds ``offline`` there as the
+connection's last will, so HA greys the sensors out when the sensor dies;
+a clean stop publishes ``offline`` itself. The counts go (retained) to one
+JSON state topic at most once a second, and whenever they change.
+
+Written on paho-mqtt, the client the report transport already uses; the
+discovery payload follows Home Assistant's MQTT discovery documentation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from occusense.config.device import HomeAssistantSettings
+from occusense.config.model import DeviceConfig
+
+log = logging.getLogger(__name__)
+
+STATE_EVERY_S = 1.0
+
+
+def slug(text: str) -> str:
+    """An MQTT topic level and HA object id from a name."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
+
+
+class HomeAssistantPublisher:
+    """Announces the sensor to Home Assistant and publishes its counts.
+
+    Args:
+        settings: broker, discovery prefix, node id.
+        config: the device configuration (identity, regions, line).
+        region_labels: what the counts call each region (``runner.region_labels``).
+        serial: the device's serial number (its unique id in HA).
+    """
+
+    def __init__(self, settings: HomeAssistantSettings, config: DeviceConfig,
+                 region_labels: list[str], serial: str) -> None:
+        self.settings = settings
+        self.node = slug(settings.node_id or config.device.name)
+        self.base = f"occusense/{self.node}"
+        self.availability = f"{self.base}/availability"
+        self.state_topic = f"{self.base}/state"
+        self._sensors = self._sensor_list(config, region_labels)
+        self._device = {
+            "identifiers": [f"occusense_{serial}"], "name": config.device.name,
+            "model": config.device.model, "manufacturer": "occusense",
+            "serial_number": serial, "hw_version": config.device.hardware_version,
+        }
+        self._last: tuple[float, str] = (0.0, "")
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"occusense-ha-{self.node}")
+        if settings.username:
+            self.client.username_pw_set(settings.username, settings.password.get_secret_value())
+        self.client.will_set(self.availability, "offline", qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.client.connect_async(settings.host, settings.port, keepalive=60)
+        self.client.loop_start()
+
+    @staticmethod
+    def _sensor_list(config: DeviceConfig, region_labels: list[str]) -> list[tuple[str, str, str]]:
+        """(object id, name, state key) of every count the sensor has."""
+        sensors = []
+        if config.region_counting.enabled:
+            sensors.append(("people", "People", "people"))
+            sensors += [(f"region_{slug(label)}", f"People in {label}", label)
+                        for label in region_labels]
+        if config.line_crossing.enabled:
+            sensors += [("line_in", "Line in", "in"), ("line_out", "Line out", "out")]
+        return sensors
+
+    def discovery(self) -> dict[str, dict[str, Any]]:
+        """Each sensor's discovery topic and config."""
+        out = {}
+        for object_id, name, key in self._sensors:
+            topic = f"{self.settings.prefix}/sensor/{self.node}/{object_id}/config"
+            out[topic] = {
+                "name": name,
+                "unique_id": f"{self.node}_{object_id}",
+                "object_id": f"{self.node}_{object_id}",
+                "state_topic": self.state_topic,
+                "value_template": f"{{{{ value_json[{json.dumps(key)}] }}}}",
+                "unit_of_measurement": "people",
+                "state_class": "total_increasing" if key in ("in", "out") else "measurement",
+                "availability_topic": self.availability,
+                "device": self._device,
+            }
+        return out
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("Home Assistant broker refused: %s", reason_code)
+            return
+        for topic, config in self.discovery().items():
+            client.publish(topic, json.dumps(config), qos=1, retain=True)
+        client.publish(self.availability, "online", qos=1, retain=True)
+        with self._lock:
+            self._last = (0.0, "")  # send the state again after a reconnect
+        log.info("Home Assistant discovery published for %d sensor(s)", len(self._sensors))
+
+    def update(self, counts: dict[str, Any]) -> None:
+        """The counts of a frame: published when changed, at most once a second."""
+        state = {key: counts[key] for _, _, key in self._sensors if key in counts}
+        body = json.dumps(state, sort_keys=True)
+        now = time.monotonic()
+        with self._lock:
+            last_at, last_body = self._last
+            if body == last_body or now - last_at < STATE_EVERY_S:
+                return
+            self._last = (now, body)
+        self.client.publish(self.state_topic, body, qos=0, retain=True)
+
+    def close(self, timeout_s: float = 1.0) -> None:
+        """A clean stop: ``offline`` now (the will covers a crash)."""
+        info = self.client.publish(self.availability, "offline", qos=1, retain=True)
+        try:
+            info.wait_for_publish(timeout=timeout_s)
+        except (RuntimeError, ValueError):
+            pass  # not connected: the broker's will says offline
+        self.client.disconnect()
+        stopper = threading.Thread(target=self.client.loop_stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout=timeout_s)
