@@ -35,6 +35,7 @@ bring PyTorch (gigabytes) to a sensor that needs ONNX Runtime only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -72,10 +73,26 @@ def sigmoid_if_logits(values: np.ndarray) -> np.ndarray:
     return values
 
 
+@lru_cache(maxsize=64)
 def _cell_points(width: int, height: int, stride: int) -> np.ndarray:
-    """``(cells, 2)`` top-left points of a stride's cells, row-major."""
+    """``(cells, 2)`` (column, row) of a stride's cells, row-major; kept per
+    input size (every frame of a camera has the same), read-only."""
     rows, cols = np.mgrid[0 : height // stride, 0 : width // stride]
-    return np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)
+    points = np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)
+    points.setflags(write=False)
+    return points
+
+
+@lru_cache(maxsize=32)
+def _grid(width: int, height: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every cell of one output over ``strides`` (finest first): its (column,
+    row) and its stride, read-only."""
+    cells = np.concatenate([_cell_points(width, height, s) for s in strides])
+    per_cell = np.concatenate([np.full((width // s) * (height // s), s, np.float32)
+                               for s in strides])
+    cells.setflags(write=False)
+    per_cell.setflags(write=False)
+    return cells, per_cell
 
 
 def _cells(width: int, height: int, strides: tuple[int, ...]) -> int:
@@ -160,14 +177,11 @@ class NanoDet:
         classes = out.shape[1] - 4 * self.PLUS_BINS
         cls = _class_column(sigmoid_if_logits(out[:, :classes]), how.person_class)
         keep = np.flatnonzero(cls >= how.threshold)
-        points = np.concatenate([_cell_points(how.width, how.height, s) * s
-                                 for s in self.PLUS_STRIDES])
-        strides = np.concatenate([np.full((how.width // s) * (how.height // s), s, np.float32)
-                                  for s in self.PLUS_STRIDES])
         if keep.size == 0:
             return Detections.empty()
-        boxes = _gfl_boxes(out[keep, classes:], points[keep], strides[keep, None],
-                           self.PLUS_BINS)
+        cells, strides = _grid(how.width, how.height, self.PLUS_STRIDES)
+        points = cells[keep] * strides[keep, None]
+        boxes = _gfl_boxes(out[keep, classes:], points, strides[keep, None], self.PLUS_BINS)
         return Detections(boxes.astype(np.float32), cls[keep].astype(np.float32))
 
 
@@ -196,10 +210,9 @@ class Yolox:
         keep = np.flatnonzero(score >= how.threshold)
         if keep.size == 0:
             return Detections.empty()
-        grid = np.concatenate([_cell_points(how.width, how.height, s) for s in self.STRIDES])
-        strides = np.concatenate([np.full((how.width // s) * (how.height // s), s, np.float32)
-                                  for s in self.STRIDES])[keep, None]
-        centre = (out[keep, :2] + grid[keep]) * strides
+        cells, per_cell = _grid(how.width, how.height, self.STRIDES)
+        strides = per_cell[keep, None]
+        centre = (out[keep, :2] + cells[keep]) * strides
         size = np.exp(np.minimum(out[keep, 2:4], 20.0)) * strides
         return Detections(_from_centres(np.concatenate([centre, size], axis=1)).astype(np.float32),
                           score[keep].astype(np.float32))
