@@ -31,7 +31,7 @@ from occusense.transports.homeassistant import HomeAssistantPublisher
 from occusense.transports.location import LocationServer
 from occusense.transports.lorawan.link import LoRaWANLink
 from occusense.web.overlay import render
-from occusense.web.state import SensorState
+from occusense.web.state import TOTAL_KEYS, SensorState
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def region_labels(config: DeviceConfig) -> list[str]:
     regions = config.region_counting.regions
     names = [r.name.strip() for r in regions]
     return [
-        name if name and names.count(name) == 1 and name not in ("people", "in", "out", "alarm")
+        name if name and names.count(name) == 1 and name not in TOTAL_KEYS
         else f"region {n}" + (f" ({name})" if name else "")
         for n, name in enumerate(names, 1)
     ]
@@ -87,6 +87,7 @@ class SensorRunner:
         self._earlier = (0.0, 0)  # inference seconds and reports of pipelines replaced
         self._prefetcher: Prefetcher | None = None
         self._last_frame_at = 0.0
+        self._region_labels: list[str] = []
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
         self.home_assistant: HomeAssistantPublisher | None = None
@@ -105,6 +106,7 @@ class SensorRunner:
             list(self.sinks),
             location=self.location,
         )
+        self._region_labels = region_labels(config)  # once per config, not per frame
         describe = getattr(pipeline.finder.detector, "describe", None)
         self.state.detector = describe() if describe else pipeline.finder.detector.name
         if has_recipients(config):
@@ -120,7 +122,7 @@ class SensorRunner:
         if config.home_assistant.enabled:
             serial = device_info(config.device)["device_sn"]
             self.home_assistant = HomeAssistantPublisher(
-                config.home_assistant, config, region_labels(config), serial)
+                config.home_assistant, config, self._region_labels, serial)
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
@@ -221,8 +223,8 @@ class SensorRunner:
         analytics = pipeline.analytics
         if analytics.regions is not None:
             counts["people"] = analytics.regions.state.total
-            for label, n in zip(region_labels(self.state.config),
-                                analytics.regions.state.per_region, strict=False):
+            for label, n in zip(self._region_labels, analytics.regions.state.per_region,
+                                strict=False):
                 counts[label] = n
         if analytics.line is not None:
             counts["in"] = analytics.line.cumulative.inward

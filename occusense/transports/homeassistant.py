@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occusense.config.device import HomeAssistantSettings
 from occusense.config.model import DeviceConfig
+from occusense.transports.mqtt import stop_network_loop
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,4 @@ class HomeAssistantPublisher:
         except (RuntimeError, ValueError):
             pass  # not connected: the broker's will says offline
         self.client.disconnect()
-        stopper = threading.Thread(target=self.client.loop_stop, daemon=True)
-        stopper.start()
-        stopper.join(timeout=timeout_s)
+        stop_network_loop(self.client, timeout_s)

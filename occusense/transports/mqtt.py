@@ -102,9 +102,15 @@ class MqttConnection:
         answer (up to paho's 5 s connect timeout), so it runs on a helper
         thread that is left behind if the broker is that slow."""
         self.client.disconnect()
-        stopper = threading.Thread(target=self.client.loop_stop, daemon=True, name="mqtt stop")
-        stopper.start()
-        stopper.join(timeout=timeout_s)
+        stop_network_loop(self.client, timeout_s)
+
+
+def stop_network_loop(client: mqtt.Client, timeout_s: float) -> None:
+    """paho's ``loop_stop``, waited for at most ``timeout_s`` (its thread may
+    be inside a connect to a host that does not answer)."""
+    stopper = threading.Thread(target=client.loop_stop, daemon=True, name="mqtt stop")
+    stopper.start()
+    stopper.join(timeout=timeout_s)
 
 
 def _tls_context(settings: MqttSettings) -> ssl.SSLContext:

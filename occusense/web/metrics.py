@@ -26,10 +26,9 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from occusense.web.state import SensorState
+from occusense.web.state import TOTAL_KEYS, SensorState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-NOT_REGIONS = ("people", "in", "out", "alarm")
 
 
 class SensorCollector:
@@ -57,7 +56,7 @@ class SensorCollector:
         if "people" in counts:
             people.add_metric(["all"], counts["people"])
         for label, value in counts.items():
-            if label not in NOT_REGIONS and isinstance(value, int):
+            if label not in TOTAL_KEYS and isinstance(value, int):
                 people.add_metric([label], value)
         yield people
         line = GaugeMetricFamily("occusense_line_cumulative",

@@ -27,6 +27,8 @@ from occusense.files import private_dir
 from occusense.track import TrackedPeople
 
 HISTORY_POINTS = 8640  # 24 h at one point every 10 s
+# the keys of the live counts that are not regions (regions are keyed by name)
+TOTAL_KEYS = ("people", "in", "out", "alarm")
 
 
 @dataclass
