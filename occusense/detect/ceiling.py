@@ -227,8 +227,8 @@ class CeilingDetector:
 
 class CeilingRings:
     """Ceiling detection in two rings around the nadir: the main panorama
-    (``inner_radius`` to the edge) and a second one from close to the nadir
-    to :data:`NADIR_RING_OUTER` of the radius. Near the nadir the main
+    (``inner_radius`` to the edge) and a second one over the radii of
+    :data:`NADIR_RING`. Near the nadir the main
     panorama squeezes people into a few rows; the second unwrap gives them
     the full tile height (synthetic scenes, bench/RESULTS.md seventh
     session: people at 0.15-0.4 of the radius found 51% -> 88%, at twice the

@@ -254,18 +254,18 @@ def people_found(gt: MotTracks, steps, reach: float = 1 / 3) -> dict[str, float]
     Each analysed frame's people are matched one-to-one to the truth's
     (Hungarian assignment) by their points, the bottom-centres that every
     count uses: a pair matches when the points are closer than ``reach``
-    times the true person's height. (Box overlap would measure box style, not
-    counting: PETS09-S2L1's truth boxes sit 5-10 px right of the people in
-    vtest.avi, and half of the right detections overlap them under 0.56.)
-    ``recall``: matched / true people; ``false_per_frame``: people the
-    sensor had that match nobody, outside the truth's ignore-boxes, per
-    frame; ``precision``: matched / (matched + false)."""
+    times the true person's height (what counts is where a person stands,
+    not how tightly their box fits). ``recall``: matched / true people;
+    ``false_per_frame``: people the sensor had that match nobody, outside
+    the truth's ignore-boxes, per frame; ``precision``: matched / (matched +
+    false)."""
     matched = truth = false = frames = 0
     for step in steps:
         _, true_boxes = gt.at(step.frame)
-        pairs = _matches(np.asarray(step.boxes, np.float64).reshape(-1, 4), true_boxes, reach)
-        unmatched = np.setdiff1d(np.arange(len(step.boxes)), [p for p, _ in pairs])
-        extra = np.asarray(step.boxes, np.float64).reshape(-1, 4)[unmatched]
+        boxes = np.asarray(step.boxes, np.float64).reshape(-1, 4)
+        pairs = _matches(boxes, true_boxes, reach)
+        unmatched = np.setdiff1d(np.arange(len(boxes)), [p for p, _ in pairs])
+        extra = boxes[unmatched]
         ignored = _inside_any(anchor_points(extra, centre=False), gt.ignored_at(step.frame))
         matched += len(pairs)
         truth += len(true_boxes)

@@ -20,6 +20,7 @@ from pathlib import Path
 import motmetrics
 import numpy as np
 
+from occusense.config.device import Mount
 from occusense.config.model import DeviceConfig
 from occusense.evaluation.evaluate import EvalSpec, people_found
 from occusense.evaluation.mot import load_mot
@@ -167,7 +168,7 @@ def evaluate_overhead(data: Path, config: DeviceConfig) -> list[dict]:
 
     maker = SceneMaker(SAMPLE_VIDEO, load_mot(data / "PETS09-S2L1/gt/gt.txt"))
     ceiling = config.model_copy(update={"mounting": config.mounting.model_copy(
-        update={"mount": "ceiling"})})
+        update={"mount": Mount.ceiling})})
     detectors = {
         "occusense": make_ceiling_detector(ceiling, OVERHEAD_SIZE, OVERHEAD_SIZE),
         # the off-the-shelf chain: the same detector on the frame as it is, at
@@ -178,9 +179,9 @@ def evaluate_overhead(data: Path, config: DeviceConfig) -> list[dict]:
     }
     out = []
     for name, most, step, radii in SCENARIOS:
+        scenes = list(random_scenes(maker, OVERHEAD_SIZE, OVERHEAD_HEIGHT, OVERHEAD_SCENES, most,
+                                    step, jitter=step / 4, radii=radii))  # built once, for both
         for who, detector in detectors.items():
-            scenes = random_scenes(maker, OVERHEAD_SIZE, OVERHEAD_HEIGHT, OVERHEAD_SCENES, most,
-                                   step, jitter=step / 4, radii=radii)
             out.append({"scenario": name, "detector": who, **measure_scenes(detector, scenes)})
     return out
 
