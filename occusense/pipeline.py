@@ -28,6 +28,7 @@ from occusense.config.model import DeviceConfig
 from occusense.detect import Detections, Detector, make_detector
 from occusense.detect.masks import MaskPainter
 from occusense.detect.presets import make_ceiling_detector
+from occusense.detect.shared import DetectorPool
 from occusense.dio import EdgeDetector, Pins, open_pins
 from occusense.errors import OccusenseError
 from occusense.reports.bodies import ReportBodies
@@ -60,12 +61,15 @@ class StageTimes:
     by_feature: dict[str, int] = field(default_factory=dict)
 
 
-def _detector_for(config: DeviceConfig, width: int, height: int) -> Detector:
+def _detector_for(config: DeviceConfig, width: int, height: int,
+                  pool: DetectorPool | None = None) -> Detector:
     """One core per inference: the pipeline runs ``detector.threads``
-    inferences at once (:func:`detect_ahead`)."""
+    inferences at once (:func:`detect_ahead`). With a ``pool`` the network
+    is shared with other cameras."""
     if config.mounting.mount is Mount.ceiling:
-        return make_ceiling_detector(config, width, height, threads=1)
-    return make_detector(config.detector, config.general.recognition_scheme, threads=1)
+        return make_ceiling_detector(config, width, height, threads=1, pool=pool)
+    return make_detector(config.detector, config.general.recognition_scheme, threads=1,
+                         pool=pool)
 
 
 @dataclass
@@ -120,6 +124,8 @@ class PeopleFinder:
         width, height: the frame size.
         fps: the source's frame rate (the tracker's time base).
         detector: a ready detector; built from ``config`` when omitted.
+        pool: the shared networks of a many-camera service, for the
+            detector built from ``config``.
     """
 
     def __init__(
@@ -129,9 +135,10 @@ class PeopleFinder:
         height: int,
         fps: float,
         detector: Detector | None = None,
+        pool: DetectorPool | None = None,
     ) -> None:
         self._owns_detector = detector is None
-        self.detector = detector or _detector_for(config, width, height)
+        self.detector = detector or _detector_for(config, width, height, pool)
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
@@ -217,6 +224,7 @@ class Pipeline:
         pins: digital I/O; opened from ``config.digital_io`` when the
             overcrowding alarm (DO) or the staff filter (DI) needs it.
         location: the realtime location push server (T4), if enabled.
+        pool: the shared networks of a many-camera service (``occusense serve``).
     """
 
     def __init__(
@@ -230,9 +238,10 @@ class Pipeline:
         detector: Detector | None = None,
         pins: Pins | None = None,
         location: LocationServer | None = None,
+        pool: DetectorPool | None = None,
     ) -> None:
         self.config = config
-        self.finder = PeopleFinder(config, width, height, fps, detector)
+        self.finder = PeopleFinder(config, width, height, fps, detector, pool)
         self.analytics = Analytics(config, width, height)
         clock = DeviceClock(config.time.timezone)
         bodies = ReportBodies(device_info(config.device), clock)

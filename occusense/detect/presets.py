@@ -20,6 +20,7 @@ from occusense.detect.base import Detector
 from occusense.detect.ceiling import NADIR_RING, CeilingDetector, CeilingRings, PolarUnwrap
 from occusense.detect.detector import DEFAULT_MODEL, DetectorSettings, ModelSettings, OnnxDetector
 from occusense.detect.engines import InferenceEngine, InferenceError, KServeEngine, OnnxEngine
+from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,15 @@ CEILING_THRESHOLDS = {RecognitionScheme.algorithm_1: 0.35, RecognitionScheme.alg
 
 
 def make_ceiling_detector(
-    config: DeviceConfig, width: int, height: int, threads: int | None = None
+    config: DeviceConfig, width: int, height: int, threads: int | None = None,
+    pool: DetectorPool | None = None,
 ) -> CeilingDetector | CeilingRings:
     """The configured detector run on the unwrapped image of a ceiling camera
     (two rings around the nadir unless ``mounting.nadir_ring`` is off)."""
     # the panorama is cut into model-sized tiles here: the frame input
     # setting does not apply (and a fixed-size model takes tiles)
     tiled = config.detector.model_copy(update={"input": DetectorInput.tiles})
-    base = make_detector(tiled, config.general.recognition_scheme, threads)
+    base = make_detector(tiled, config.general.recognition_scheme, threads, pool)
     assert isinstance(base, OnnxDetector)
     if config.detector.score_threshold is None:
         lowered = CEILING_THRESHOLDS[config.general.recognition_scheme]
@@ -81,16 +83,21 @@ def make_ceiling_detector(
 
 
 def make_detector(
-    config: DetectorConfig, scheme: RecognitionScheme, threads: int | None = None
+    config: DetectorConfig, scheme: RecognitionScheme, threads: int | None = None,
+    pool: DetectorPool | None = None,
 ) -> Detector:
     """Build the configured detector backend; ``threads`` (default
-    ``config.threads``) are the cores one inference is spread over."""
+    ``config.threads``) are the cores one inference is spread over. With a
+    ``pool`` (many cameras in one service) the network is the pool's, shared
+    and batched with the other cameras'."""
     model = Path(config.model) if config.model else DEFAULT_MODEL
     if not config.remote_url and not model.is_file():
         raise ConfigError(f"detector.model: {model} does not exist")
     try:
-        if config.remote_url:
-            engine: InferenceEngine = KServeEngine(
+        if pool is not None:
+            engine: InferenceEngine = pool.engine_for(config, model)
+        elif config.remote_url:
+            engine = KServeEngine(
                 config.remote_url, config.remote_binary, config.remote_timeout_s,
                 config.remote_ca_file,
             )
