@@ -289,7 +289,7 @@ class DetectorPool:
         with self._lock:
             if key not in self._engines:
                 self._engines[key] = self._build(config, model)
-            return Borrowed(self._engines[key])  # type: ignore[return-value]
+            return Borrowed(self._engines[key])
 
     def _build(self, config: DetectorConfig, model: Path) -> Any:
         if config.remote_url:
