@@ -125,7 +125,6 @@ def _run_sensor(
     """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
     from occusense.sources import open_source
-    from occusense.transports.local import ConsoleSink, JsonlSink
     from occusense.web.state import SensorState
 
     uri = source or cfg.source.uri or SAMPLE_VIDEO
@@ -136,15 +135,11 @@ def _run_sensor(
         src = open_source(uri, start, pace, max_backoff_s=cfg.source.reconnect_max_s, loop=loop)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
-    sinks: list = []
-    if cfg.output.console and not quiet:
-        sinks.append(ConsoleSink())
     jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
-    if jsonl:
-        try:
-            sinks.append(JsonlSink(jsonl))
-        except OccusenseError as exc:
-            raise _fail(str(exc)) from None
+    try:
+        sinks = _sinks(cfg, out, quiet)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
     state = SensorState(cfg, saved_to)
     host, port = listen or (cfg.web.host, cfg.web.port)
     web = _start_web(state, host, port) if cfg.web.enabled and not no_web else None
@@ -170,6 +165,87 @@ def _run_sensor(
         f"({runner.frames / max(runner.frames_s, 1e-9):.1f} fps), {sent} reports; "
         f"stopped in {stopping:.1f} s"
     )
+
+
+@app.command()
+def serve(
+    site: Annotated[Path, typer.Option("--site", "--sites",
+                                       help="the site folder: site.yaml and cameras/*.yaml")],
+    host: Annotated[str | None, typer.Option(help="the web GUI's address (site.yaml web.host)")]
+    = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="the web GUI's port")] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="do not serve the web GUI")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no reports on the console")] = False,
+    loop: Annotated[bool, typer.Option("--loop/--no-loop",
+                                       help="replay video files for ever")] = True,
+) -> None:
+    """Run every camera of a site folder in one service, with one web GUI."""
+    import signal
+    import threading
+
+    from occusense.detect.shared import DetectorPool
+    from occusense.fleet.service import FleetService
+    from occusense.fleet.site import SiteFolder
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        folder = SiteFolder(site)
+        settings = folder.settings()
+        lock = StateLock(folder.state_dir / "site").acquire()
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    _ready_kernels()
+    pool = settings.pool
+    detectors = DetectorPool(pool.workers, pool.max_batch, pool.linger_ms / 1000)
+    service = FleetService(folder, detectors, lambda cfg: _sinks(cfg, None, quiet), loop)
+    web = None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop
+    try:
+        service.sync()
+        if settings.web.enabled and not no_web:
+            web = _start_site_web(service, settings, host, port)
+        follower = threading.Thread(target=service.run, name="site folder", daemon=True)
+        follower.start()
+        err.print(f"occusense serve: {len(service.cameras)} camera(s) from {folder.root}")
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        began = time.perf_counter()
+        if web is not None:
+            web.stop()
+        service.stop()
+        lock.release()
+        err.print(f"stopped {len(service.cameras)} camera(s) in "
+                  f"{time.perf_counter() - began:.1f} s")
+
+
+def _start_site_web(service, settings, host: str | None, port: int | None):
+    from occusense.fleet.web import SiteWebServer
+
+    listen = (host or settings.web.host, settings.web.port if port is None else port)
+    try:
+        web = SiteWebServer(service, settings, *listen)
+    except OSError as exc:
+        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
+        return None
+    err.print(f"web GUI: {web.url}")
+    return web
+
+
+def _sinks(cfg: DeviceConfig, out: Path | None, quiet: bool) -> list:
+    """The console and JSONL sinks a configuration asks for."""
+    from occusense.transports.local import ConsoleSink, JsonlSink
+
+    sinks: list = []
+    if cfg.output.console and not quiet:
+        sinks.append(ConsoleSink())
+    jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
+    if jsonl:
+        sinks.append(JsonlSink(jsonl))
+    return sinks
 
 
 def _start_time(text: str | None) -> float:

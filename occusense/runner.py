@@ -10,6 +10,7 @@ after saving settings.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,6 +18,7 @@ from itertools import chain
 from pathlib import Path
 
 from occusense.config.model import DeviceConfig
+from occusense.detect.shared import DetectorPool
 from occusense.pipeline import Pipeline, Sink, drive
 from occusense.reports.device import device_info
 from occusense.sources import Frame, FrameSource, Prefetcher
@@ -69,12 +71,16 @@ class SensorRunner:
         source: where frames come from.
         start_ts: timestamp the first report intervals start at.
         sinks: console / JSONL sinks, kept across rebuilds.
+        pool: the detector pool of a many-camera service (``occusense serve``).
     """
 
     def __init__(
-        self, state: SensorState, source: FrameSource, start_ts: float, sinks: list[Sink]
+        self, state: SensorState, source: FrameSource, start_ts: float, sinks: list[Sink],
+        pool: DetectorPool | None = None,
     ) -> None:
         self.state = state
+        self.pool = pool
+        self._stopping = threading.Event()
         self.source = source
         self.start_ts = start_ts
         self.sinks = sinks
@@ -105,6 +111,7 @@ class SensorRunner:
             start_ts,
             list(self.sinks),
             location=self.location,
+            pool=self.pool,
         )
         self._region_labels = region_labels(config)  # once per config, not per frame
         describe = getattr(pipeline.finder.detector, "describe", None)
@@ -147,7 +154,7 @@ class SensorRunner:
         stream = iter(frames)
         began = time.perf_counter()
         try:
-            while max_frames is None or self.frames < max_frames:
+            while (max_frames is None or self.frames < max_frames) and not self.stopping:
                 first = next(stream, None)
                 if first is None:
                     break
@@ -164,6 +171,17 @@ class SensorRunner:
                 self.lorawan.close()
                 self.lorawan = None
         return self.frames
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (on another thread) to end: the frame in hand is
+        finished, open tracks are settled and the transports closed."""
+        self._stopping.set()
+        if self._prefetcher is not None:
+            self._prefetcher.interrupt()
 
     def _rebuild(self, ts: float) -> None:
         old = self.pipeline
@@ -187,7 +205,7 @@ class SensorRunner:
         run out (False)."""
         pipeline = self.pipeline
         assert pipeline is not None
-        changed = lambda: self.state.version != self._version  # noqa: E731
+        changed = lambda: self.state.version != self._version or self.stopping  # noqa: E731
 
         def stepped(frame: Frame, result) -> None:
             self._publish(frame, result)

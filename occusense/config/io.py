@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +51,16 @@ def placeholders(data: Any, where: str = "") -> list[str]:
     return [where.rstrip(".")] if data == PLACEHOLDER else []
 
 
-def load_config(path: str | Path) -> DeviceConfig:
-    """Read a ``.yaml``/``.yml``/``.json`` file; raise :class:`ConfigError` if bad."""
+def load_config(path: str | Path, prepare: Callable[[Any], Any] | None = None) -> DeviceConfig:
+    """Read a ``.yaml``/``.yml``/``.json`` file; raise :class:`ConfigError` if
+    bad. ``prepare`` may fill in defaults of the decoded data first."""
     path = Path(path)
-    raw = _read_bounded(path)
-    return read_document(raw, str(path), as_json=path.suffix == ".json")
+    raw = read_bounded(path)
+    return read_document(raw, str(path), as_json=path.suffix == ".json", prepare=prepare)
 
 
-def read_document(raw: bytes | str, origin: str, as_json: bool = False) -> DeviceConfig:
+def read_document(raw: bytes | str, origin: str, as_json: bool = False,
+                  prepare: Callable[[Any], Any] | None = None) -> DeviceConfig:
     """A config document (YAML, or JSON) from outside, within the size limits
     of :mod:`occusense.documents`; raise :class:`ConfigError` naming the problem."""
     try:
@@ -70,10 +73,10 @@ def read_document(raw: bytes | str, origin: str, as_json: bool = False) -> Devic
             f"{origin}: {', '.join(hidden)}: {PLACEHOLDER} is the placeholder of an export "
             "without secrets; put the real value, or remove the field"
         )
-    return parse_config(data, origin)
+    return parse_config(prepare(data) if prepare else data, origin)
 
 
-def _read_bounded(path: Path) -> bytes:
+def read_bounded(path: Path) -> bytes:
     """The file's bytes, refused unread when larger than a document may be."""
     try:
         with path.open("rb") as fh:

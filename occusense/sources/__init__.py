@@ -262,6 +262,17 @@ class Prefetcher:
                 raise item
             yield item
 
+    def interrupt(self) -> None:
+        """End the iteration now (from another thread): the consumer waiting
+        for a frame gets the end instead, even while a live source reconnects."""
+        self._stop.set()
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._queue.put_nowait(self._END)
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)

@@ -15,6 +15,8 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,9 @@ from urllib.parse import urlencode
 
 import cv2
 import yaml
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.responses import StreamingResponse
 
 from occusense.config import DeviceConfig, config_to_dict
@@ -36,13 +37,14 @@ from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import ConfigError, OccusenseError
 from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
+from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
 from occusense.web.bodylimit import BodyLimit
+from occusense.web.common import HERE, WebKit
 from occusense.web.headers import SecurityHeaders
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionMiddleware, SessionStore
 from occusense.web.state import SensorState, merge_config
 
-HERE = Path(__file__).parent
 LICENCE_PACKAGES = (
     "fastapi",
     "starlette",
@@ -89,12 +91,31 @@ SYSTEM_SECTIONS = ("device", "time", "source", "detector", "general", "mounting"
 BACK_PAGES = {"/settings", "/schedule", "/recipients", "/system", "/region", "/line", "/flow"}
 
 
-class Unauthorised(Exception):
-    """Raised by the guards; pages redirect, the API answers 401."""
+@dataclass
+class SiteLink:
+    """What a camera's app takes from the site around it (``occusense serve``):
+    its place in the site's URLs, and the site's account, sessions and tokens.
+
+    Attributes:
+        base: the camera's URL prefix, e.g. ``/cameras/lobby``.
+        camera: the camera's id.
+        site_name: shown in the header, with a link to every camera.
+        account: the site's admin account.
+        tokens: the site's API tokens.
+        end_every_session: the site's (a factory reset of one camera ends none).
+    """
+
+    base: str
+    camera: str
+    site_name: str
+    account: Account
+    tokens: auth.Tokens
+    end_every_session: Callable[[], None]
 
 
-def create_app(state: SensorState) -> FastAPI:
-    """The app for one sensor."""
+def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
+    """The app for one sensor; with ``site``, one camera's part of a site's
+    app (no account, sessions or static files of its own)."""
     app = FastAPI(
         title="occusense",
         version=_version(),
@@ -102,196 +123,41 @@ def create_app(state: SensorState) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    web = state.config.web
-    saved = Path(state.config.state_dir) / "sessions.json" if state.path is not None else None
-    sessions = SessionStore(saved)
-    app.add_middleware(SessionMiddleware, store=sessions, secure=web.secure_cookies)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")
-    throttle, tokens = auth.Throttle(), auth.Tokens()
-    app.state.sensor, app.state.tokens, app.state.sessions = state, tokens, sessions
+    app.state.sensor = state
+    if site is None:
+        account: Account = SensorAccount(state)
+        tokens, end_every_session = _standalone(app, state)
+        base = ""
+    else:
+        account, tokens, base = site.account, site.tokens, site.base
+        end_every_session = site.end_every_session
 
-    def end_every_session() -> None:
-        """A password change, a password reset or a factory reset: every
-        browser session and API token ends."""
-        sessions.end_all()
-        tokens.revoke_all()
+    def context(request: Request) -> dict[str, Any]:
+        names = {"device_name": state.config.device.name, "base": base}
+        if site is not None:
+            names |= {"site_name": site.site_name, "camera": site.camera}
+        return names
 
-    @app.exception_handler(Unauthorised)
-    async def _unauthorised(request: Request, exc: Unauthorised):
-        path = request.url.path
-        if path.startswith("/api/") or path.endswith(".mjpg") or path == "/metrics":
-            return JSONResponse({"detail": str(exc)}, status_code=401)
-        target = "/activate" if not state.config.users.activated else "/login"
-        return RedirectResponse(target, status_code=303)
+    kit = WebKit(account, tokens, context)
+    kit.install(app)
+    page, user = kit.page, kit.user
 
-    def csrf_token(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not token:
-            token = request.session["csrf"] = secrets.token_urlsafe(32)
-        return token
+    def go(path: str, status_code: int = 303) -> RedirectResponse:
+        """A redirect to one of this camera's pages."""
+        return RedirectResponse(f"{base}{path}", status_code=status_code)
 
-    def page(request: Request, name: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
-        context = {
-            "title": name.split(".")[0].title(),
-            "device_name": state.config.device.name,
-            "logged_in": bool(request.session.get("user")),
-            "csrf": csrf_token(request),
-        }
-        return templates.TemplateResponse(request, name, context | extra, status_code=status_code)
-
-    async def check_csrf(request: Request) -> None:
-        sent: object = request.headers.get("x-csrf-token")
-        if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
-            sent = (await request.form()).get("csrf_token")
-        expected = request.session.get("csrf")
-        if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
-            raise HTTPException(403, "missing or wrong CSRF token")
-
-    async def user(request: Request) -> str:
-        """Session (with CSRF on changes) or bearer token; else Unauthorised."""
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer ") and tokens.valid(header[7:].strip()):
-            return "admin"
-        if not state.config.users.activated:
-            raise Unauthorised("the sensor is not activated yet")
-        if request.session.get("user") != "admin":
-            raise Unauthorised("log in first")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            await check_csrf(request)
-        return "admin"
+    if site is None:
+        add_account_routes(app, account, AccountPages(
+            page, kit.check_csrf, user, end_every_session, home="/live",
+            password_path="/maintenance/password", password_page="maintenance.html"),
+            auth.Throttle(), tokens)
 
     # ---------------------------------------------------------------- pages
     @app.get("/", include_in_schema=False)
     async def home(request: Request):
-        if not state.config.users.activated:
+        if not account.users.activated:
             return RedirectResponse("/activate", status_code=303)
-        return RedirectResponse("/live" if request.session.get("user") else "/login", 303)
-
-    @app.get("/activate", include_in_schema=False)
-    async def activate_page(request: Request):
-        if state.config.users.activated:
-            return RedirectResponse("/login", status_code=303)
-        return page(request, "activate.html", questions=auth.SECURITY_QUESTIONS)
-
-    @app.post("/activate", include_in_schema=False)
-    async def activate(
-        request: Request,
-        password: str = Form(...),
-        confirm: str = Form(...),
-        privacy_mode: str = Form("normal"),
-    ):
-        await check_csrf(request)
-        if state.config.users.activated:
-            raise HTTPException(409, "already activated")
-        form = await request.form()
-        problem = auth.password_problem(password) or (
-            "the passwords differ" if password != confirm else None
-        )
-        if privacy_mode not in ("normal", "blur"):
-            problem = "choose Normal or Blur"
-        if problem:
-            return page(
-                request, "activate.html", 400, error=problem, questions=auth.SECURITY_QUESTIONS
-            )
-        questions = []
-        for i in range(3):
-            answer = str(form.get(f"answer{i}", "")).strip()
-            text = str(form.get(f"custom{i}", "")).strip() or str(form.get(f"question{i}", ""))
-            if answer:
-                questions.append(
-                    {
-                        "question": text,
-                        "answer_hash": auth.hash_secret(auth.normalise_answer(answer)),
-                    }
-                )
-        asked = [auth.normalise_answer(q["question"]) for q in questions]
-        if len(set(asked)) < len(asked):
-            return page(request, "activate.html", 400, questions=auth.SECURITY_QUESTIONS,
-                        error="choose a different question for each answer")
-        data = config_to_dict(state.config, include_secrets=True)
-        data["users"] = {
-            "activated": True,
-            "password_hash": auth.hash_secret(password),
-            "security_questions": questions,
-        }
-        data["privacy_mode"] = privacy_mode
-        state.apply(data, "activation")
-        request.session.clear()
-        request.session["user"] = "admin"
-        return RedirectResponse("/live", status_code=303)
-
-    @app.get("/login", include_in_schema=False)
-    async def login_page(request: Request):
-        if not state.config.users.activated:
-            return RedirectResponse("/activate", status_code=303)
-        return page(request, "login.html")
-
-    @app.post("/login", include_in_schema=False)
-    async def login(request: Request, password: str = Form(...), username: str = Form("admin")):
-        await check_csrf(request)
-        client = request.client.host if request.client else "?"
-        wait = throttle.blocked_for(client)
-        if wait > 0:
-            return page(
-                request,
-                "login.html",
-                429,
-                error=f"too many failed logins; try again in {wait:.0f} s",
-            )
-        if username != "admin" or not auth.verify_secret(
-            state.config.users.password_hash, password
-        ):
-            throttle.failed(client)
-            return page(request, "login.html", 401, error="wrong user name or password")
-        throttle.succeeded(client)
-        request.session.clear()  # a new session: no fixation
-        request.session["user"] = "admin"
-        return RedirectResponse("/live", status_code=303)
-
-    @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request, _: str = Depends(user)):
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-
-    @app.get("/forgot", include_in_schema=False)
-    async def forgot_page(request: Request):
-        questions = [q.question for q in state.config.users.security_questions]
-        return page(request, "forgot.html", questions=questions)
-
-    @app.post("/forgot", include_in_schema=False)
-    async def forgot(request: Request, password: str = Form(...), confirm: str = Form(...)):
-        await check_csrf(request)
-        client = request.client.host if request.client else "?"
-        questions = state.config.users.security_questions
-        form = await request.form()
-        wait = throttle.blocked_for(client)
-        right = questions and all(
-            auth.verify_secret(
-                q.answer_hash, auth.normalise_answer(str(form.get(f"answer{i}", "")))
-            )
-            for i, q in enumerate(questions)
-        )
-        problem = auth.password_problem(password) or (
-            "the passwords differ" if password != confirm else None
-        )
-        if wait > 0 or not right or problem:
-            if not right:
-                throttle.failed(client)
-            return page(
-                request,
-                "forgot.html",
-                400,
-                questions=[q.question for q in questions],
-                error=problem or "wrong answers" if wait <= 0 else "too many attempts",
-            )
-        _set_password(state, password)
-        end_every_session()
-        return RedirectResponse("/login", status_code=303)
+        return go("/live") if request.session.get("user") else RedirectResponse("/login", 303)
 
     @app.get("/live", include_in_schema=False)
     async def live(request: Request, _: str = Depends(user)):
@@ -403,7 +269,7 @@ def create_app(state: SensorState) -> FastAPI:
         back = str(form.get("back", "/settings"))
         back = back if back in BACK_PAGES else "/settings"
         where = f"{back}?" + urlencode({"message": f"{forms.human(section)} saved and applied"})
-        return RedirectResponse(f"{where}{'&json=true' if as_json else ''}#{section}", 303)
+        return go(f"{where}{'&json=true' if as_json else ''}#{section}")
 
     @app.get("/maintenance", include_in_schema=False)
     async def maintenance(request: Request, _: str = Depends(user)):
@@ -424,29 +290,18 @@ def create_app(state: SensorState) -> FastAPI:
         if form.get("confirm") != "yes":
             return page(request, "confirm.html", heading="Reset to factory defaults",
                         question="Reset the sensor to its factory defaults?",
-                        consequences=_reset_losses(state, keep_users, keep_network),
-                        action="/maintenance/reset", verb="Reset now",
+                        consequences=_reset_losses(state, keep_users or site is not None,
+                                                   keep_network, site is not None),
+                        action=f"{base}/maintenance/reset", verb="Reset now",
                         fields={k: "on" for k, v in (("keep_users", keep_users),
                                                      ("keep_network", keep_network)) if v})
+        if site is not None:  # the account is the site's: this camera's reset keeps it
+            _reset(state, True, keep_network)
+            return go("/live")
         _reset(state, keep_users, keep_network)
         end_every_session()
         request.session.clear()
         return RedirectResponse("/login" if keep_users else "/activate", status_code=303)
-
-    @app.post("/maintenance/password", include_in_schema=False)
-    async def password_page(
-        request: Request,
-        current: str = Form(...),
-        password: str = Form(...),
-        confirm: str = Form(...),
-        _: str = Depends(user),
-    ):
-        problem = _change_password(state, current, password, confirm)
-        if problem:
-            return page(request, "maintenance.html", 400, error=problem)
-        end_every_session()
-        request.session.clear()
-        return page(request, "login.html", message="password changed: log in with the new one")
 
     @app.post("/maintenance/restart", include_in_schema=False)
     async def restart_page(request: Request, _: str = Depends(user)):
@@ -456,7 +311,7 @@ def create_app(state: SensorState) -> FastAPI:
                         question="Restart the counting pipeline?",
                         consequences=["the counts of this report period start again from zero",
                                       "the live view pauses for a few seconds"],
-                        action="/maintenance/restart", verb="Restart now", fields={})
+                        action=f"{base}/maintenance/restart", verb="Restart now", fields={})
         # a new config version makes the run loop build a fresh pipeline
         state.apply(config_to_dict(state.config, include_secrets=True), "restart")
         return page(request, "maintenance.html", message="restarting the pipeline")
@@ -507,18 +362,6 @@ def create_app(state: SensorState) -> FastAPI:
         return Response(_jpeg(view.image), media_type="image/jpeg")
 
     # -------------------------------------------------------------------- API
-    @app.post("/api/token", tags=["auth"])
-    async def token(request: Request, password: str = Form(...)):
-        """A bearer token for scripts (valid until restart or password change)."""
-        client = request.client.host if request.client else "?"
-        if throttle.blocked_for(client) > 0:
-            raise HTTPException(429, "too many failed logins")
-        if not auth.verify_secret(state.config.users.password_hash, password):
-            throttle.failed(client)
-            raise HTTPException(401, "wrong password")
-        throttle.succeeded(client)
-        return {"token": tokens.issue(), "token_type": "bearer"}
-
     @app.get("/api/status", tags=["live"])
     async def status(_: str = Depends(user)) -> dict:
         """Current counts, the last frame's time and each recipient's status."""
@@ -669,43 +512,33 @@ def create_app(state: SensorState) -> FastAPI:
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @app.post("/api/password", tags=["auth"])
-    async def password_api(
-        current: str = Form(...),
-        password: str = Form(...),
-        confirm: str = Form(...),
-        _: str = Depends(user),
-    ) -> dict:
-        problem = _change_password(state, current, password, confirm)
-        if problem:
-            raise HTTPException(400, problem)
-        end_every_session()
-        return {"changed": True}
-
     return app
+
+
+def _standalone(app: FastAPI, state: SensorState) -> tuple[auth.Tokens, Callable[[], None]]:
+    """A sensor's own app: its sessions (kept in its state folder), security
+    headers, body limit, static files and API tokens."""
+    saved = Path(state.config.state_dir) / "sessions.json" if state.path is not None else None
+    sessions = SessionStore(saved)
+    app.add_middleware(SessionMiddleware, store=sessions, secure=state.config.web.secure_cookies)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    tokens = auth.Tokens()
+    app.state.tokens, app.state.sessions = tokens, sessions
+
+    def end_every_session() -> None:
+        """A password change, a password reset or a factory reset: every
+        browser session and API token ends."""
+        sessions.end_all()
+        tokens.revoke_all()
+
+    return tokens, end_every_session
 
 
 def _jpeg(image) -> bytes:
     ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
     return jpg.tobytes() if ok else b""
-
-
-def _set_password(state: SensorState, password: str) -> None:
-    data = config_to_dict(state.config, include_secrets=True)
-    data["users"]["password_hash"] = auth.hash_secret(password)
-    state.apply(data, "password")
-
-
-def _change_password(state: SensorState, current: str, password: str, confirm: str) -> str | None:
-    if not auth.verify_secret(state.config.users.password_hash, current):
-        return "the current password is wrong"
-    problem = auth.password_problem(password)
-    if problem:
-        return problem
-    if password != confirm:
-        return "the passwords differ"
-    _set_password(state, password)
-    return None
 
 
 def _import(state: SensorState, raw: bytes) -> str:
@@ -734,7 +567,8 @@ def _export_name(state: SensorState, with_secrets: bool) -> str:
     return f"occusense-{name}-{day}{'-with-secrets' if with_secrets else ''}.yaml"
 
 
-def _reset_losses(state: SensorState, keep_users: bool, keep_network: bool) -> list[str]:
+def _reset_losses(state: SensorState, keep_users: bool, keep_network: bool,
+                  in_site: bool = False) -> list[str]:
     """What a factory reset would lose, in words, for its confirmation."""
     config = state.config
     lost = [
@@ -747,7 +581,8 @@ def _reset_losses(state: SensorState, keep_users: bool, keep_network: bool) -> l
         lost.append("the web, RTSP and video source settings")
     if not keep_users:
         lost.append("the password and security questions: the sensor must be activated again")
-    lost.append("every logged-in session and API token ends")
+    if not in_site:
+        lost.append("every logged-in session and API token ends")
     return lost
 
 

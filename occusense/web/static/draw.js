@@ -1,4 +1,6 @@
 // The drawing editor: shapes in relative coordinates (0..1), saved through the REST API.
+// this sensor's pages and API (under /cameras/<id> in a site)
+var BASE = document.body.dataset.base || '';
 // Select mode: click a shape (inside it or on its edge) to select it, drag its
 // corners, name a region. Drawing tools: left-click adds a point, right-click
 // closes the shape. Escape drops the half-drawn shape, Ctrl+Z (or Undo) takes
@@ -14,7 +16,7 @@ const undoStack = [];
 function say(text, bad) { message.textContent = text; message.className = bad ? 'error' : 'ok'; }
 
 async function load() {
-  config = await (await fetch('/api/config')).json();
+  config = await (await fetch(BASE + '/api/config')).json();
   dirty = false; undoStack.length = 0; selected = null;
   redraw();
 }
@@ -203,7 +205,7 @@ window.addEventListener('beforeunload', ev => {
 });
 
 async function put(section, body) {
-  const response = await fetch(`/api/config/${section}`, {method: 'PUT',
+  const response = await fetch(`${BASE}/api/config/${section}`, {method: 'PUT',
     headers: {'Content-Type': 'application/json', 'X-CSRF-Token': document.getElementById('canvas').dataset.csrf}, body: JSON.stringify(body)});
   if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
 }

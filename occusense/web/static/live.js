@@ -1,7 +1,9 @@
 // Live counts and a chart of the last hours; everything from this sensor.
+// this sensor's pages and API (under /cameras/<id> in a site)
+var BASE = document.body.dataset.base || '';
 async function refresh() {
   try {
-    const status = await (await fetch('/api/status')).json();
+    const status = await (await fetch(BASE + '/api/status')).json();
     const dl = document.getElementById('counts');
     dl.innerHTML = '';
     for (const [key, value] of Object.entries(status.counts || {})) {
@@ -9,7 +11,7 @@ async function refresh() {
       const dd = document.createElement('dd'); dd.textContent = JSON.stringify(value);
       dd.dataset.count = key; dl.append(dt, dd);
     }
-    const history = await (await fetch('/api/history')).json();
+    const history = await (await fetch(BASE + '/api/history')).json();
     drawChart(history.points || []);
   } catch (e) { /* the sensor restarts: try again next time */ }
 }
@@ -87,13 +89,13 @@ if (recordButton) {
   let recording = false;
   recordButton.onclick = async () => {
     const action = recording ? 'stop' : 'start';
-    const response = await fetch(`/api/recording?action=${action}`, {method: 'POST',
+    const response = await fetch(`${BASE}/api/recording?action=${action}`, {method: 'POST',
       headers: {'X-CSRF-Token': recordButton.dataset.csrf}});
     const body = await response.json();
     if (!response.ok) { document.getElementById('recorded').textContent = body.detail; return; }
     recording = body.recording;
     recordButton.textContent = recording ? 'Stop recording' : 'Start recording';
     const link = document.getElementById('recorded');
-    link.innerHTML = !recording && body.file ? `<a href="/api/recordings/${body.file}" download>${body.file}</a>` : '';
+    link.innerHTML = !recording && body.file ? `<a href="${BASE}/api/recordings/${body.file}" download>${body.file}</a>` : '';
   };
 }

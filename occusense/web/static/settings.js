@@ -1,4 +1,6 @@
 // Settings helpers: connection test and schedule copy/reset through the REST API.
+// this sensor's pages and API (under /cameras/<id> in a site)
+var BASE = document.body.dataset.base || '';
 const tools = document.querySelector('.tools');
 const headers = {'X-CSRF-Token': tools.dataset.csrf};
 
@@ -6,7 +8,7 @@ const testButton = document.getElementById('test-connection');
 if (testButton) testButton.onclick = async () => {
   const list = document.getElementById('test-results');
   list.innerHTML = '<li>testing…</li>';
-  const response = await fetch('/api/test-connection', {method: 'POST', headers});
+  const response = await fetch(BASE + '/api/test-connection', {method: 'POST', headers});
   const body = await response.json();
   list.innerHTML = '';
   for (const r of body.results || [{ok: false, message: body.detail}]) {
@@ -19,7 +21,7 @@ if (testButton) testButton.onclick = async () => {
 
 async function schedule(method, suffix) {
   const feature = document.getElementById('schedule-feature').value;
-  const response = await fetch(`/api/schedule/${feature}${suffix}`, {method, headers});
+  const response = await fetch(`${BASE}/api/schedule/${feature}${suffix}`, {method, headers});
   const out = document.getElementById('schedule-result');
   out.textContent = response.ok ? 'done; reloading…' : (await response.json()).detail;
   if (response.ok) setTimeout(() => location.reload(), 300);

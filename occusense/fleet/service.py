@@ -1,0 +1,306 @@
+"""Many cameras in one service (issue 20): ``occusense serve --site DIR``.
+
+Each camera is a whole sensor: its own :class:`~occusense.web.state.
+SensorState` (config model, live counts, history), its own
+:class:`~occusense.runner.SensorRunner` (pipeline, reports, outbox,
+LoRaWAN session, Home Assistant device) on its own thread, and its own state
+folder, locked as ``occusense run`` locks it. The cameras share the process
+and the detector pool (:mod:`occusense.detect.shared`).
+
+Why threads in one process, not a process per camera: measured on 2 cores
+(bench/fleet_bench.py, RESULTS), the per-camera cost outside inference is a
+few MB and a few % of a core, while a process per camera loads Python, NumPy,
+OpenCV and ONNX Runtime again (about 150 MB each) and cannot share a batch.
+Inference, decoding and image work release the GIL.
+
+The service follows the site folder: :meth:`FleetService.sync` (every 2 s)
+starts a camera whose file appeared, stops one whose file went, and applies
+an edited file to that camera alone (its pipeline is rebuilt as after a GUI
+change; a new source reopens only that camera). A camera that fails (its
+file is invalid, its video is missing) is shown with the reason and tried
+again when its file changes or a minute later; the others run on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from occusense.config.io import config_to_dict
+from occusense.config.model import DeviceConfig
+from occusense.config.running import running_config
+from occusense.detect.shared import DetectorPool
+from occusense.errors import OccusenseError
+from occusense.files import StateLock, write_atomic
+from occusense.fleet.site import MAX_CAMERAS, SiteFolder, check_id
+from occusense.pipeline import Sink
+from occusense.runner import SensorRunner
+from occusense.sources import open_source
+from occusense.web.state import SensorState
+
+log = logging.getLogger(__name__)
+
+SYNC_S = 2.0  # how often the site folder is looked at
+RETRY_S = 60.0  # a failed camera is tried again this often (or when its file changes)
+STOP_S = 10.0  # how long a stopping camera may take
+
+SinkFactory = Callable[[DeviceConfig], list[Sink]]
+
+
+@dataclass
+class Camera:
+    """One camera of the site: its file, its sensor and its thread."""
+
+    id: str
+    path: Path
+    digest: str = ""
+    state: SensorState | None = None
+    runner: SensorRunner | None = None
+    thread: threading.Thread | None = None
+    lock: StateLock | None = None
+    sinks: list[Sink] = field(default_factory=list)
+    error: str = ""
+    failed_at: float = 0.0
+    started_at: float = 0.0
+    resolution: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "failed"
+        if self.running:
+            return "running"
+        return "ended" if self.thread is not None else "starting"
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+class FleetService:
+    """The cameras of a site folder, each a full sensor, one detector pool.
+
+    Args:
+        site: the site folder.
+        pool: the shared detector pool.
+        sinks_for: console / JSONL sinks for a camera's configuration.
+        loop_files: replay video files for ever (sample cameras).
+        on_change: called with the camera ids after each change (the web
+            GUI's routes follow it).
+    """
+
+    def __init__(self, site: SiteFolder, pool: DetectorPool, sinks_for: SinkFactory,
+                 loop_files: bool = True,
+                 on_change: Callable[[list[str]], None] | None = None) -> None:
+        self.site = site
+        self.pool = pool
+        self.sinks_for = sinks_for
+        self.loop_files = loop_files
+        self.on_change = on_change
+        self.cameras: dict[str, Camera] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self.problems: list[str] = []  # files that are not cameras, and why
+
+    # -------------------------------------------------------------- the folder
+    def sync(self) -> None:
+        """Bring the running cameras in line with the site folder."""
+        with self._lock:
+            files = self._camera_files()
+            for camera in [c for c in self.cameras if c not in files]:
+                self._stop_camera(self.cameras.pop(camera))
+                log.info("camera %s: its file is gone, stopped (its state folder is kept)",
+                         camera)
+            for camera, path in files.items():
+                known = self.cameras.get(camera)
+                if known is None:
+                    self.cameras[camera] = self._start(Camera(camera, path))
+                elif known.digest != file_digest(path):
+                    self._apply_file(known)
+                elif known.error and time.monotonic() - known.failed_at > RETRY_S:
+                    self.cameras[camera] = self._start(Camera(camera, path))
+            changed = sorted(self.cameras)
+        if self.on_change is not None:
+            self.on_change(changed)
+
+    def _camera_files(self) -> dict[str, Path]:
+        problems: list[str] = []
+        files: dict[str, Path] = {}
+        for camera, path in self.site.camera_files().items():
+            try:
+                check_id(camera)
+            except OccusenseError as exc:
+                problems.append(f"{path.name}: {exc}")
+                continue
+            if len(files) >= MAX_CAMERAS:
+                problems.append(f"{path.name}: more than {MAX_CAMERAS} cameras in one service")
+                continue
+            files[camera] = path
+        if problems != self.problems:
+            for problem in problems:
+                log.error("site folder: %s", problem)
+        self.problems = problems
+        return files
+
+    def add(self, camera: str, text: str) -> Camera:
+        """A new camera from a configuration document (validated first: a bad
+        one is refused and no file is written)."""
+        path = self.site.file_for(camera)
+        with self._lock:
+            if camera in self.cameras or path.exists():
+                raise FileExistsError(f"camera {camera} exists already")
+            self._check(camera, path, text)
+            write_atomic(path, text)
+            self.sync()
+            return self.cameras[camera]
+
+    def replace(self, camera: str, text: str) -> Camera:
+        """A camera's file replaced (validated first), applied to it alone."""
+        with self._lock:
+            known = self.cameras.get(camera)
+            if known is None:
+                raise KeyError(camera)
+            self._check(camera, known.path, text)
+            write_atomic(known.path, text)
+            self.sync()
+            return self.cameras[camera]
+
+    def remove(self, camera: str) -> Path:
+        """Stop a camera and set its file aside (``cameras/removed/``); its
+        state folder, outbox included, stays."""
+        with self._lock:
+            known = self.cameras.get(camera)
+            if known is None:
+                raise KeyError(camera)
+            aside = self.site.cameras_dir / "removed"
+            aside.mkdir(exist_ok=True)
+            target = aside / f"{camera}-{time.strftime('%Y%m%d-%H%M%S')}{known.path.suffix}"
+            known.path.rename(target)
+            self.sync()
+            return target
+
+    def _check(self, camera: str, path: Path, text: str) -> None:
+        probe = path.with_name(f".{camera}.check{path.suffix}")
+        try:
+            write_atomic(probe, text)
+            self.site.camera_config(camera, probe)
+        finally:
+            probe.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------- the cameras
+    def _start(self, camera: Camera) -> Camera:
+        camera.digest = file_digest(camera.path)
+        try:
+            seed = self.site.camera_config(camera.id, camera.path)
+            camera.lock = StateLock(seed.state_dir).acquire()
+            config, saved_to = running_config(seed, camera.path)
+            camera.state = camera.state or SensorState(config, saved_to)
+            camera.sinks = self.sinks_for(config)
+            source = open_source(config.source.uri, time.time(), config.source.realtime,
+                                 max_backoff_s=config.source.reconnect_max_s,
+                                 loop=self.loop_files)
+        except OccusenseError as exc:
+            return self._failed(camera, str(exc))
+        camera.resolution = f"{source.width}x{source.height} @ {source.fps:.1f} fps"
+        camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool)
+        camera.thread = threading.Thread(target=self._run, args=(camera,), daemon=True,
+                                         name=f"camera {camera.id}")
+        camera.started_at = time.time()
+        camera.thread.start()
+        log.info("camera %s: %s (%s)", camera.id, config.source.uri, camera.resolution)
+        return camera
+
+    def _failed(self, camera: Camera, error: str) -> Camera:
+        log.error("camera %s: %s", camera.id, error)
+        camera.error, camera.failed_at = error, time.monotonic()
+        for sink in camera.sinks:
+            sink.close()
+        if camera.lock is not None:
+            camera.lock.release()
+            camera.lock = None
+        return camera
+
+    def _run(self, camera: Camera) -> None:
+        assert camera.runner is not None
+        try:
+            camera.runner.run()
+        except Exception as exc:  # one camera's failure must not end the service
+            log.exception("camera %s stopped", camera.id)
+            camera.error, camera.failed_at = f"stopped: {exc}", time.monotonic()
+        finally:
+            for sink in camera.sinks:
+                sink.close()
+
+    def _apply_file(self, camera: Camera) -> None:
+        """An edited camera file: the new settings for this camera alone."""
+        if camera.error or camera.state is None or camera.runner is None:
+            self._stop_camera(camera)
+            self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+            return
+        try:
+            seed = self.site.camera_config(camera.id, camera.path)
+            config, _ = running_config(seed, camera.path)
+        except OccusenseError as exc:
+            # the camera runs on with what it had; the file is read again when it changes
+            log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
+            camera.digest = file_digest(camera.path)
+            return
+        camera.digest = file_digest(camera.path)
+        if config.source != camera.state.config.source or (
+                config.state_dir != camera.state.config.state_dir):
+            log.info("camera %s: a new source: reopening it", camera.id)
+            self._stop_camera(camera)
+            self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+            return
+        camera.state.apply(config_to_dict(config, include_secrets=True), f"cameras/{camera.id}")
+        log.info("camera %s: its edited file is applied", camera.id)
+
+    def _stop_camera(self, camera: Camera) -> None:
+        if camera.runner is not None:
+            camera.runner.stop()
+        if camera.thread is not None:
+            camera.thread.join(timeout=STOP_S)
+            if camera.thread.is_alive():
+                log.warning("camera %s: still stopping after %.0f s", camera.id, STOP_S)
+        if camera.lock is not None:
+            camera.lock.release()
+            camera.lock = None
+
+    # --------------------------------------------------------------- service
+    def run(self) -> None:
+        """Follow the site folder until :meth:`stop`."""
+        while not self._stop.is_set():
+            try:
+                self.sync()
+            except Exception:  # the folder unreadable a moment: look again
+                log.exception("site folder")
+            self._stop.wait(SYNC_S)
+
+    def stop(self) -> None:
+        """Stop every camera (at once, each settling its tracks and closing
+        its transports), then the detector pool."""
+        self._stop.set()
+        with self._lock:
+            cameras = list(self.cameras.values())
+            for camera in cameras:
+                if camera.runner is not None:
+                    camera.runner.stop()
+            for camera in cameras:
+                self._stop_camera(camera)
+        self.pool.close()
+
+    def camera(self, camera: str) -> Camera:
+        with self._lock:
+            return self.cameras[camera]

@@ -1,0 +1,274 @@
+"""The admin account's pages and API (G1 activation, login, logout, forgotten
+password, password change, API tokens), for one sensor or for a site.
+
+A sensor (``occusense run``) keeps its account in its configuration's
+``users`` section; a site (``occusense serve``) keeps one account for every
+camera in its own state folder. Both go through :class:`Account`, so the
+routes, the throttling and the session rules are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from occusense.config import config_to_dict
+from occusense.config.device import UserSettings
+from occusense.documents import DocumentError, load_yaml
+from occusense.errors import ConfigError
+from occusense.files import write_atomic
+from occusense.web import auth
+from occusense.web.state import SensorState
+
+PRIVACY_MODES = ("normal", "blur")
+
+
+class Account(Protocol):
+    """Where the admin account is kept."""
+
+    @property
+    def users(self) -> UserSettings: ...
+
+    def save(self, users: dict[str, Any], origin: str, privacy_mode: str | None = None) -> None:
+        """Keep a new ``users`` section (and, at activation, the privacy mode)."""
+
+
+class SensorAccount:
+    """One sensor's account: its configuration's ``users`` section."""
+
+    def __init__(self, state: SensorState) -> None:
+        self.state = state
+
+    @property
+    def users(self) -> UserSettings:
+        return self.state.config.users
+
+    def save(self, users: dict[str, Any], origin: str, privacy_mode: str | None = None) -> None:
+        data = config_to_dict(self.state.config, include_secrets=True)
+        data["users"] = users
+        if privacy_mode is not None:
+            data["privacy_mode"] = privacy_mode
+        self.state.apply(data, origin)
+
+
+class SiteAccount:
+    """A site's one account (``state/site/account.yaml``, private), for
+    every camera of the service.
+
+    Args:
+        path: the account file.
+        cameras: the cameras' states now; activation sets their privacy mode.
+    """
+
+    def __init__(self, path: Path, cameras: Callable[[], list[SensorState]]) -> None:
+        self.path = path
+        self.cameras = cameras
+        self._users = self._load()
+
+    def _load(self) -> UserSettings:
+        if not self.path.exists():
+            return UserSettings()
+        try:
+            return UserSettings.model_validate(load_yaml(self.path.read_bytes(), str(self.path)))
+        except (OSError, DocumentError, ValidationError) as exc:
+            raise ConfigError(f"{self.path}: the site account is unreadable ({exc}); "
+                              "restore it from a backup, or delete it to activate again") from None
+
+    @property
+    def users(self) -> UserSettings:
+        return self._users
+
+    def save(self, users: dict[str, Any], origin: str, privacy_mode: str | None = None) -> None:
+        import yaml
+
+        checked = UserSettings.model_validate(users)
+        write_atomic(self.path, yaml.safe_dump(users, sort_keys=False), private_folder=True)
+        self._users = checked
+        if privacy_mode is not None:  # P5: set at activation, for every camera
+            for state in self.cameras():
+                data = config_to_dict(state.config, include_secrets=True)
+                data["privacy_mode"] = privacy_mode
+                state.apply(data, origin)
+
+
+@dataclass
+class AccountPages:
+    """What the account routes need from the app around them.
+
+    Attributes:
+        page: renders a template with the app's common context.
+        check_csrf: raises 403 unless the request carries the session's token.
+        user: the guard of logged-in routes.
+        end_every_session: every session and API token ends.
+        home: where a login lands.
+        password_path: where the password-change form posts.
+        password_page: the page that shows that form (for its errors).
+    """
+
+    page: Callable[..., HTMLResponse]
+    check_csrf: Callable[[Request], Awaitable[None]]
+    user: Callable[[Request], Awaitable[str]]
+    end_every_session: Callable[[], None]
+    home: str
+    password_path: str
+    password_page: str
+
+
+def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
+                       throttle: auth.Throttle, tokens: auth.Tokens) -> None:
+    """Activation, login, logout, forgotten password, password change and
+    API tokens on ``app`` for ``account``."""
+    page, check_csrf, user = pages.page, pages.check_csrf, pages.user
+
+    @app.get("/activate", include_in_schema=False)
+    async def activate_page(request: Request):
+        if account.users.activated:
+            return RedirectResponse("/login", status_code=303)
+        return page(request, "activate.html", questions=auth.SECURITY_QUESTIONS)
+
+    @app.post("/activate", include_in_schema=False)
+    async def activate(request: Request, password: str = Form(...), confirm: str = Form(...),
+                       privacy_mode: str = Form("normal")):
+        await check_csrf(request)
+        if account.users.activated:
+            raise HTTPException(409, "already activated")
+        form = await request.form()
+        problem = auth.password_problem(password) or (
+            "the passwords differ" if password != confirm else None)
+        if privacy_mode not in PRIVACY_MODES:
+            problem = "choose Normal or Blur"
+        questions = _questions(form)
+        asked = [auth.normalise_answer(q["question"]) for q in questions]
+        if not problem and len(set(asked)) < len(asked):
+            problem = "choose a different question for each answer"
+        if problem:
+            return page(request, "activate.html", 400, error=problem,
+                        questions=auth.SECURITY_QUESTIONS)
+        account.save({"activated": True, "password_hash": auth.hash_secret(password),
+                      "security_questions": questions}, "activation", privacy_mode)
+        request.session.clear()
+        request.session["user"] = "admin"
+        return RedirectResponse(pages.home, status_code=303)
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page(request: Request):
+        if not account.users.activated:
+            return RedirectResponse("/activate", status_code=303)
+        return page(request, "login.html")
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request, password: str = Form(...), username: str = Form("admin")):
+        await check_csrf(request)
+        client = request.client.host if request.client else "?"
+        wait = throttle.blocked_for(client)
+        if wait > 0:
+            return page(request, "login.html", 429,
+                        error=f"too many failed logins; try again in {wait:.0f} s")
+        if username != "admin" or not auth.verify_secret(account.users.password_hash, password):
+            throttle.failed(client)
+            return page(request, "login.html", 401, error="wrong user name or password")
+        throttle.succeeded(client)
+        request.session.clear()  # a new session: no fixation
+        request.session["user"] = "admin"
+        return RedirectResponse(pages.home, status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request, _: str = Depends(user)):
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/forgot", include_in_schema=False)
+    async def forgot_page(request: Request):
+        questions = [q.question for q in account.users.security_questions]
+        return page(request, "forgot.html", questions=questions)
+
+    @app.post("/forgot", include_in_schema=False)
+    async def forgot(request: Request, password: str = Form(...), confirm: str = Form(...)):
+        await check_csrf(request)
+        client = request.client.host if request.client else "?"
+        questions = account.users.security_questions
+        form = await request.form()
+        wait = throttle.blocked_for(client)
+        right = questions and all(
+            auth.verify_secret(q.answer_hash,
+                               auth.normalise_answer(str(form.get(f"answer{i}", ""))))
+            for i, q in enumerate(questions))
+        problem = auth.password_problem(password) or (
+            "the passwords differ" if password != confirm else None)
+        if wait > 0 or not right or problem:
+            if not right:
+                throttle.failed(client)
+            return page(request, "forgot.html", 400, questions=[q.question for q in questions],
+                        error=problem or "wrong answers" if wait <= 0 else "too many attempts")
+        _set_password(account, password)
+        pages.end_every_session()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.post(pages.password_path, include_in_schema=False)
+    async def password_page(request: Request, current: str = Form(...),
+                            password: str = Form(...), confirm: str = Form(...),
+                            _: str = Depends(user)):
+        problem = change_password(account, current, password, confirm)
+        if problem:
+            return page(request, pages.password_page, 400, error=problem)
+        pages.end_every_session()
+        request.session.clear()
+        return page(request, "login.html", message="password changed: log in with the new one")
+
+    @app.post("/api/token", tags=["auth"])
+    async def token(request: Request, password: str = Form(...)):
+        """A bearer token for scripts (valid until restart or password change)."""
+        client = request.client.host if request.client else "?"
+        if throttle.blocked_for(client) > 0:
+            raise HTTPException(429, "too many failed logins")
+        if not auth.verify_secret(account.users.password_hash, password):
+            throttle.failed(client)
+            raise HTTPException(401, "wrong password")
+        throttle.succeeded(client)
+        return {"token": tokens.issue(), "token_type": "bearer"}
+
+    @app.post("/api/password", tags=["auth"])
+    async def password_api(current: str = Form(...), password: str = Form(...),
+                           confirm: str = Form(...), _: str = Depends(user)) -> dict:
+        problem = change_password(account, current, password, confirm)
+        if problem:
+            raise HTTPException(400, problem)
+        pages.end_every_session()
+        return {"changed": True}
+
+
+def _questions(form: Any) -> list[dict[str, str]]:
+    """The activation form's answered security questions, answers hashed."""
+    questions = []
+    for i in range(3):
+        answer = str(form.get(f"answer{i}", "")).strip()
+        text = str(form.get(f"custom{i}", "")).strip() or str(form.get(f"question{i}", ""))
+        if answer:
+            questions.append({"question": text,
+                              "answer_hash": auth.hash_secret(auth.normalise_answer(answer))})
+    return questions
+
+
+def _set_password(account: Account, password: str) -> None:
+    users = account.users.model_dump(mode="json")
+    users["password_hash"] = auth.hash_secret(password)
+    account.save(users, "password")
+
+
+def change_password(account: Account, current: str, password: str, confirm: str) -> str | None:
+    """Change the password; the problem in words, or None when changed."""
+    if not auth.verify_secret(account.users.password_hash, current):
+        return "the current password is wrong"
+    problem = auth.password_problem(password)
+    if problem:
+        return problem
+    if password != confirm:
+        return "the passwords differ"
+    _set_password(account, password)
+    return None

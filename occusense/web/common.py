@@ -1,0 +1,92 @@
+"""What every app of the web GUI shares (one sensor's, a site's, and a
+site's cameras'): the templates, CSRF tokens, and the guard of routes that
+need the admin."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from occusense.web import auth
+from occusense.web.account import Account
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+
+
+class Unauthorised(Exception):
+    """Raised by the guard; pages redirect, the API answers 401."""
+
+
+class WebKit:
+    """Pages, CSRF and the admin guard for one app.
+
+    Args:
+        account: the admin account the guard checks.
+        tokens: the API bearer tokens in force.
+        context: the template values every page of the app gets.
+    """
+
+    def __init__(self, account: Account, tokens: auth.Tokens,
+                 context: Callable[[Request], dict[str, Any]]) -> None:
+        self.account = account
+        self.tokens = tokens
+        self.context = context
+
+    def install(self, app: FastAPI) -> None:
+        """Unauthorised pages redirect to activation or login; the API gets 401."""
+
+        @app.exception_handler(Unauthorised)
+        async def _unauthorised(request: Request, exc: Unauthorised):
+            path = request.url.path
+            if "/api/" in path or path.endswith(".mjpg") or path.endswith("/metrics"):
+                return JSONResponse({"detail": str(exc)}, status_code=401)
+            target = "/activate" if not self.account.users.activated else "/login"
+            return RedirectResponse(target, status_code=303)
+
+    @staticmethod
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    def page(self, request: Request, name: str, status_code: int = 200,
+             **extra: Any) -> HTMLResponse:
+        context = {
+            "title": name.split(".")[0].title(),
+            "logged_in": bool(request.session.get("user")),
+            "csrf": self.csrf_token(request),
+            "base": "",
+        } | self.context(request)
+        return TEMPLATES.TemplateResponse(request, name, context | extra, status_code=status_code)
+
+    @staticmethod
+    async def check_csrf(request: Request) -> None:
+        sent: object = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = (await request.form()).get("csrf_token")
+        expected = request.session.get("csrf")
+        if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    async def user(self, request: Request) -> str:
+        """Session (with CSRF on changes) or bearer token; else Unauthorised."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer ") and self.tokens.valid(header[7:].strip()):
+            return "admin"
+        if not self.account.users.activated:
+            raise Unauthorised("the sensor is not activated yet")
+        if request.session.get("user") != "admin":
+            raise Unauthorised("log in first")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            await self.check_csrf(request)
+        return "admin"
