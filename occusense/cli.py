@@ -125,6 +125,7 @@ def _run_sensor(
     """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
     from occusense.sources import open_source
+    from occusense.transports.local import local_sinks
     from occusense.web.state import SensorState
 
     uri = source or cfg.source.uri or SAMPLE_VIDEO
@@ -137,7 +138,7 @@ def _run_sensor(
         raise _fail(str(exc)) from None
     jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
     try:
-        sinks = _sinks(cfg, out, quiet)
+        sinks: list = local_sinks(cfg.output, out, console=not quiet)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     state = SensorState(cfg, saved_to)
@@ -197,7 +198,7 @@ def serve(
     _ready_kernels()
     pool = settings.pool
     detectors = DetectorPool(pool.workers, pool.max_batch, pool.linger_ms / 1000)
-    service = FleetService(folder, detectors, lambda cfg: _sinks(cfg, None, quiet), loop)
+    service = FleetService(folder, detectors, console=not quiet, loop_files=loop)
     web = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop
@@ -223,29 +224,17 @@ def serve(
 
 
 def _start_site_web(service, settings, host: str | None, port: int | None):
-    from occusense.fleet.web import SiteWebServer
+    from occusense.fleet.web import SiteWeb
+    from occusense.web.server import WebServer
 
     listen = (host or settings.web.host, settings.web.port if port is None else port)
     try:
-        web = SiteWebServer(service, settings, *listen)
+        web = WebServer(SiteWeb(service, settings).app, *listen)
     except OSError as exc:
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None
     err.print(f"web GUI: {web.url}")
     return web
-
-
-def _sinks(cfg: DeviceConfig, out: Path | None, quiet: bool) -> list:
-    """The console and JSONL sinks a configuration asks for."""
-    from occusense.transports.local import ConsoleSink, JsonlSink
-
-    sinks: list = []
-    if cfg.output.console and not quiet:
-        sinks.append(ConsoleSink())
-    jsonl = out or (Path(cfg.output.jsonl_path) if cfg.output.jsonl_path else None)
-    if jsonl:
-        sinks.append(JsonlSink(jsonl))
-    return sinks
 
 
 def _start_time(text: str | None) -> float:
@@ -262,10 +251,11 @@ def _start_time(text: str | None) -> float:
 
 
 def _start_web(state, host: str, port: int):
+    from occusense.web.app import create_app
     from occusense.web.server import WebServer
 
     try:
-        web = WebServer(state, host, port)
+        web = WebServer(create_app(state), host, port)
     except OSError as exc:
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None

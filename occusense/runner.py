@@ -93,6 +93,7 @@ class SensorRunner:
         self._earlier = (0.0, 0)  # inference seconds and reports of pipelines replaced
         self._prefetcher: Prefetcher | None = None
         self._last_frame_at = 0.0
+        self._mean_gap: float | None = None
         self._region_labels: list[str] = []
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
@@ -227,8 +228,13 @@ class SensorRunner:
         run.inference_s = self._earlier[0] + times.detect
         run.reports = self._earlier[1] + times.reports_sent
         gap = now - self._last_frame_at
-        if 0 < gap < 60:  # frames a second, smoothed over about 20 frames
-            run.frame_rate += (1 / gap - run.frame_rate) * 0.05
+        if 0 < gap < 60:
+            # frames a second from the mean gap over about 20 frames (a mean of
+            # 1/gap would count the short gaps of frames detected two at once
+            # far too high)
+            self._mean_gap = gap if self._mean_gap is None else self._mean_gap + (
+                gap - self._mean_gap) * 0.05
+            run.frame_rate = 1 / self._mean_gap
         self._last_frame_at = now
 
     def _publish(self, frame: Frame, result) -> None:

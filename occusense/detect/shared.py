@@ -299,6 +299,12 @@ class DetectorPool:
         return BatchingEngine(lambda: OnnxEngine(model, threads, config.providers),
                               self.workers, self.max_batch, self.linger_s)
 
+    def describe(self) -> str:
+        """The pool's engines, for the site's About page."""
+        with self._lock:
+            engines = [getattr(e, "where", "") for e in self._engines.values()]
+        return "; ".join(engines) or "no camera has started a detector yet"
+
     def stats(self) -> dict[str, tuple[int, int]]:
         """Per local model: (inferences run, inputs answered)."""
         return {key[1]: (e.batches, e.inputs) for key, e in self._engines.items()

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from occusense.config.io import config_to_dict
-from occusense.config.model import DeviceConfig
 from occusense.config.running import running_config
 from occusense.detect.shared import DetectorPool
 from occusense.errors import OccusenseError
@@ -41,6 +40,7 @@ from occusense.fleet.site import MAX_CAMERAS, SiteFolder, check_id
 from occusense.pipeline import Sink
 from occusense.runner import SensorRunner
 from occusense.sources import open_source
+from occusense.transports.local import local_sinks
 from occusense.web.state import SensorState
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 SYNC_S = 2.0  # how often the site folder is looked at
 RETRY_S = 60.0  # a failed camera is tried again this often (or when its file changes)
 STOP_S = 10.0  # how long a stopping camera may take
-
-SinkFactory = Callable[[DeviceConfig], list[Sink]]
-
 
 @dataclass
 class Camera:
@@ -95,18 +92,19 @@ class FleetService:
     Args:
         site: the site folder.
         pool: the shared detector pool.
-        sinks_for: console / JSONL sinks for a camera's configuration.
+        console: print the cameras' reports (each says its device name and
+            serial) besides writing each camera's JSONL file.
         loop_files: replay video files for ever (sample cameras).
         on_change: called with the camera ids after each change (the web
             GUI's routes follow it).
     """
 
-    def __init__(self, site: SiteFolder, pool: DetectorPool, sinks_for: SinkFactory,
+    def __init__(self, site: SiteFolder, pool: DetectorPool, console: bool = False,
                  loop_files: bool = True,
                  on_change: Callable[[list[str]], None] | None = None) -> None:
         self.site = site
         self.pool = pool
-        self.sinks_for = sinks_for
+        self.console = console
         self.loop_files = loop_files
         self.on_change = on_change
         self.cameras: dict[str, Camera] = {}
@@ -207,7 +205,7 @@ class FleetService:
             camera.lock = StateLock(seed.state_dir).acquire()
             config, saved_to = running_config(seed, camera.path)
             camera.state = camera.state or SensorState(config, saved_to)
-            camera.sinks = self.sinks_for(config)
+            camera.sinks = list(local_sinks(config.output, console=self.console))
             source = open_source(config.source.uri, time.time(), config.source.realtime,
                                  max_backoff_s=config.source.reconnect_max_s,
                                  loop=self.loop_files)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from occusense.config.model import OutputSettings
 from occusense.errors import OccusenseError
 from occusense.reports.reporter import Report
 
@@ -47,3 +48,16 @@ class JsonlSink:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def local_sinks(output: OutputSettings, out: Path | None = None,
+                console: bool = True) -> list[ConsoleSink | JsonlSink]:
+    """The console and JSONL sinks ``output`` asks for (``out`` replaces its
+    file; ``console=False`` silences the console)."""
+    sinks: list[ConsoleSink | JsonlSink] = []
+    if output.console and console:
+        sinks.append(ConsoleSink())
+    jsonl = out or (Path(output.jsonl_path) if output.jsonl_path else None)
+    if jsonl:
+        sinks.append(JsonlSink(jsonl))
+    return sinks

@@ -17,11 +17,14 @@ waits on it and nothing is kept twice.
 | ``occusense_reports_dropped_total`` | counter (store full) | ``recipient`` |
 | ``occusense_outbox_depth`` | gauge (reports waiting) | ``recipient`` |
 | ``occusense_recipient_connected`` | gauge (1/0) | ``recipient`` |
+
+In a site (``occusense serve``) every sample also has the label ``camera``
+(the camera's id).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -31,64 +34,86 @@ from occusense.web.state import TOTAL_KEYS, SensorState
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class SensorCollector:
-    """Turns a :class:`SensorState` into metric families at scrape time."""
+Sources = Callable[[], list[tuple[str, SensorState]]]
 
-    def __init__(self, state: SensorState) -> None:
-        self.state = state
+
+class SensorCollector:
+    """Turns sensors' :class:`SensorState` into metric families at scrape time.
+
+    Args:
+        sources: the sensors now, each with its camera id (a site), or one
+            sensor with an empty id (``occusense run``: no ``camera`` label).
+        by_camera: label every sample with ``camera``.
+    """
+
+    def __init__(self, sources: Sources, by_camera: bool = False) -> None:
+        self.sources = sources
+        self.first = ["camera"] if by_camera else []
+
+    def _counter(self, name: str, text: str, labels: tuple[str, ...] = ()) -> CounterMetricFamily:
+        return CounterMetricFamily(name, text, labels=[*self.first, *labels])
+
+    def _gauge(self, name: str, text: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, text, labels=[*self.first, *labels])
 
     def collect(self) -> Iterator[Metric]:
-        run, counts = self.state.run, dict(self.state.counts)
-        yield CounterMetricFamily("occusense_frames", "Frames counted", value=run.frames)
-        yield CounterMetricFamily("occusense_frames_dropped",
-                                  "Frames a live source sent faster than they were counted",
-                                  value=run.dropped)
-        yield GaugeMetricFamily("occusense_frame_rate", "Frames counted a second",
-                                value=round(run.frame_rate, 3))
-        yield CounterMetricFamily("occusense_inference_seconds",
-                                  "Seconds spent detecting people", value=run.inference_s)
-        yield CounterMetricFamily("occusense_reports", "Reports made", value=run.reports)
-        yield from self._people(counts)
-        yield from self._recipients()
+        families = {
+            "frames": self._counter("occusense_frames", "Frames counted"),
+            "dropped": self._counter("occusense_frames_dropped",
+                                     "Frames a live source sent faster than they were counted"),
+            "rate": self._gauge("occusense_frame_rate", "Frames counted a second"),
+            "inference": self._counter("occusense_inference_seconds",
+                                       "Seconds spent detecting people"),
+            "reports": self._counter("occusense_reports", "Reports made"),
+            "people": self._gauge("occusense_people", "People now", ("region",)),
+            "line": self._gauge("occusense_line_cumulative",
+                                "Line crossings since the last reset", ("direction",)),
+            "delivered": self._counter("occusense_reports_delivered",
+                                       "Reports a recipient acknowledged", ("recipient",)),
+            "dropped_reports": self._counter("occusense_reports_dropped",
+                                             "Reports dropped from a full store", ("recipient",)),
+            "queued": self._gauge("occusense_outbox_depth", "Reports waiting for a recipient",
+                                  ("recipient",)),
+            "connected": self._gauge("occusense_recipient_connected",
+                                     "1 while the recipient is reachable", ("recipient",)),
+        }
+        for camera, state in self.sources():
+            self._add(families, [camera] if self.first else [], state)
+        yield from families.values()
 
-    def _people(self, counts: dict) -> Iterator[Metric]:
-        people = GaugeMetricFamily("occusense_people", "People now", labels=["region"])
+    def _add(self, families: dict, first: list[str], state: SensorState) -> None:
+        run, counts = state.run, dict(state.counts)
+        families["frames"].add_metric(first, run.frames)
+        families["dropped"].add_metric(first, run.dropped)
+        families["rate"].add_metric(first, round(run.frame_rate, 3))
+        families["inference"].add_metric(first, run.inference_s)
+        families["reports"].add_metric(first, run.reports)
         if "people" in counts:
-            people.add_metric(["all"], counts["people"])
+            families["people"].add_metric([*first, "all"], counts["people"])
         for label, value in counts.items():
             if label not in TOTAL_KEYS and isinstance(value, int):
-                people.add_metric([label], value)
-        yield people
-        line = GaugeMetricFamily("occusense_line_cumulative",
-                                 "Line crossings since the last reset", labels=["direction"])
+                families["people"].add_metric([*first, label], value)
         for direction in ("in", "out"):
             if direction in counts:
-                line.add_metric([direction], counts[direction])
-        yield line
-
-    def _recipients(self) -> Iterator[Metric]:
-        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
-            "delivered": CounterMetricFamily("occusense_reports_delivered",
-                                             "Reports a recipient acknowledged",
-                                             labels=["recipient"]),
-            "dropped": CounterMetricFamily("occusense_reports_dropped",
-                                           "Reports dropped from a full store",
-                                           labels=["recipient"]),
-            "queued": GaugeMetricFamily("occusense_outbox_depth",
-                                        "Reports waiting for a recipient", labels=["recipient"]),
-            "connected": GaugeMetricFamily("occusense_recipient_connected",
-                                           "1 while the recipient is reachable",
-                                           labels=["recipient"]),
-        }
-        for status in self.state.transport_status:
-            for key, family in families.items():
-                family.add_metric([status["name"]], float(status[key] or 0))
-        yield from families.values()
+                families["line"].add_metric([*first, direction], counts[direction])
+        keys = {"delivered": "delivered", "dropped_reports": "dropped", "queued": "queued",
+                "connected": "connected"}
+        for status in state.transport_status:
+            for family, key in keys.items():
+                families[family].add_metric([*first, status["name"]], float(status[key] or 0))
 
 
 def registry_for(state: SensorState) -> CollectorRegistry:
+    """One sensor's metrics (no ``camera`` label)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SensorCollector(state))
+    registry.register(SensorCollector(lambda: [("", state)]))
+    return registry
+
+
+def registry_for_cameras(sources: Sources) -> CollectorRegistry:
+    """A site's metrics: every camera's, labelled ``camera``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SensorCollector(sources, by_camera=True))
     return registry
 
 

@@ -1,4 +1,4 @@
-"""Serves the web app with uvicorn on a background thread of the sensor."""
+"""Serves a web app (a sensor's, or a site's) with uvicorn on a background thread."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import threading
 import time
 
 import uvicorn
-
-from occusense.web.app import create_app
-from occusense.web.state import SensorState
+from starlette.types import ASGIApp
 
 
 class WebServer:
     """uvicorn in a thread; ``url`` once started, ``stop`` to shut it down."""
 
-    def __init__(self, state: SensorState, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         config = uvicorn.Config(
-            create_app(state), host=host, port=port, log_level="warning", access_log=False,
+            app, host=host, port=port, log_level="warning", access_log=False,
             timeout_graceful_shutdown=1,  # a live video stream must not hold up a stop
         )
         self._server = uvicorn.Server(config)

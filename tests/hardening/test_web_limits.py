@@ -10,6 +10,7 @@ import pytest
 
 from occusense.config import load_config
 from occusense.web.auth import hash_secret
+from occusense.web.app import create_app
 from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.conftest import REPO
@@ -23,7 +24,7 @@ def api(tmp_path) -> Iterator[tuple[httpx.Client, SensorState]]:
     config.users.activated = True
     config.users.password_hash = hash_secret(PASSWORD)
     state = SensorState(config, tmp_path / "config.yaml")
-    server = WebServer(state, "127.0.0.1", 0)
+    server = WebServer(create_app(state), "127.0.0.1", 0)
     with httpx.Client(base_url=server.url.rstrip("/"), timeout=30) as client:
         token = client.post("/api/token", data={"password": PASSWORD}).json()["token"]
         client.headers["Authorization"] = f"Bearer {token}"

@@ -10,6 +10,7 @@ import pytest
 from occusense.config import load_config
 from occusense.runner import SensorRunner
 from occusense.sources import open_source
+from occusense.web.app import create_app
 from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.conftest import REPO, SAMPLE_VIDEO
@@ -35,7 +36,7 @@ def _sensor(tmp_path, secure_cookies: bool) -> Iterator[tuple[SensorState, str]]
     config.state_dir = str(tmp_path / "state")
     config.web.secure_cookies = secure_cookies
     state = SensorState(config, tmp_path / "config.yaml")
-    server = WebServer(state, "127.0.0.1", 0)
+    server = WebServer(create_app(state), "127.0.0.1", 0)
     stop = threading.Event()
 
     def feed() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from occusense.config import DeviceConfig
 from occusense.web.auth import hash_secret
+from occusense.web.app import create_app
 from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.web.conftest import PASSWORD
@@ -21,7 +22,7 @@ def api(tmp_path_factory) -> Iterator[tuple[SensorState, str, dict[str, str]]]:
     config.users.activated = True
     config.users.password_hash = hash_secret(PASSWORD)
     state = SensorState(config, tmp_path_factory.mktemp("api") / "config.yaml")
-    server = WebServer(state, "127.0.0.1", 0)
+    server = WebServer(create_app(state), "127.0.0.1", 0)
     base = server.url.rstrip("/")
     token = httpx.post(f"{base}/api/token", data={"password": PASSWORD}).json()["token"]
     yield state, base, {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,358 @@
+"""The site's web GUI and REST API (issue 20): every camera in one place.
+
+| path | what |
+|---|---|
+| ``/cameras`` | every camera: live thumbnail, counts, frame rate, delivery |
+| ``/cameras/<id>/…`` | that camera's own pages (Live, Regions, Line, …) |
+| ``/cameras/<id>/file`` | its camera file, edited in place |
+| ``/account`` | the site's one account (password) |
+| ``/api/cameras`` | GET the list, POST a new camera |
+| ``/api/cameras/<id>`` | GET one, PUT its configuration, DELETE it |
+| ``/api/cameras/<id>/…`` | that camera's REST API (``status``, ``config/…``, ``history``…) |
+| ``/metrics`` | Prometheus, every camera (label ``camera``) |
+
+Each camera's pages and API are the single sensor's app
+(:func:`occusense.web.app.create_app`) with the site's account, sessions and
+tokens (:class:`~occusense.web.app.SiteLink`); :class:`CameraApps` hands them
+their requests, and follows the service as cameras come and go.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Any
+from urllib.parse import urlencode
+
+import cv2
+import yaml
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette._utils import get_route_path
+from starlette.types import Receive, Scope, Send
+
+from occusense.documents import DocumentError, load_json
+from occusense.errors import OccusenseError
+from occusense.fleet.service import Camera, FleetService
+from occusense.fleet.site import SiteSettings, check_id
+from occusense.web import auth, metrics
+from occusense.web.account import AccountPages, SiteAccount, add_account_routes
+from occusense.web.app import SiteLink, _licences, _version, create_app
+from occusense.web.bodylimit import BodyLimit
+from occusense.web.common import HERE, WebKit
+from occusense.web.headers import SecurityHeaders
+from occusense.web.overlay import render
+from occusense.web.sessions import SessionMiddleware, SessionStore
+from occusense.web.state import TOTAL_KEYS
+
+THUMBNAIL_WIDTH = 320
+
+
+class CameraApps:
+    """ASGI: ``<mount>/<id>/<rest>`` to camera ``id``'s app as ``<prefix><rest>``.
+
+    Args:
+        prefix: put before the rest of the path ("" for pages, "/api" for the API).
+    """
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.apps: dict[str, FastAPI] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rest = get_route_path(scope)
+        camera, _, tail = rest.lstrip("/").partition("/")
+        app = self.apps.get(camera)
+        if app is None:
+            response = Response(f"no camera {camera!r}", status_code=404, media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        path = f"{self.prefix}/{tail}"
+        inner = dict(scope, path=path, raw_path=path.encode(), root_path="")
+        await app(inner, receive, send)
+
+
+def camera_summary(camera: Camera) -> dict[str, Any]:
+    """What the cameras page and ``GET /api/cameras`` say of a camera."""
+    state = camera.state
+    out: dict[str, Any] = {"id": camera.id, "status": camera.status, "error": camera.error,
+                           "file": camera.path.name, "resolution": camera.resolution}
+    if state is None:
+        return out | {"name": camera.id}
+    run, view = state.run, state.snapshot()
+    recipients = [{k: r[k] for k in ("name", "connected", "queued", "delivered", "last_error")}
+                  for r in state.transport_status]
+    return out | {
+        "name": state.config.device.name,
+        "counts": dict(state.counts),
+        "regions": " · ".join(f"{k} {v}" for k, v in state.counts.items()
+                              if k not in TOTAL_KEYS and isinstance(v, int)),
+        "frame_rate": round(run.frame_rate, 2),
+        "frames": run.frames,
+        "dropped": run.dropped,
+        "inference_ms": round(1000 * run.inference_s / run.frames, 1) if run.frames else None,
+        "last_frame": view.timestamp or None,
+        "detector": state.detector,
+        "recipients": recipients,
+        "delivery": delivery_state(recipients),
+        "privacy_mode": state.config.privacy_mode.value,
+    }
+
+
+def delivery_state(recipients: list[dict[str, Any]]) -> str:
+    """One word for a camera's reports: none, ok, queued or failing."""
+    if not recipients:
+        return "none"
+    if any(r["connected"] is False for r in recipients):
+        return "failing"
+    return "queued" if any(r["queued"] for r in recipients) else "ok"
+
+
+def _thumbnail(camera: Camera) -> bytes | None:
+    state = camera.state
+    if state is None:
+        return None
+    view = state.snapshot()
+    if view.image is None:
+        return None
+    # the live picture as the camera's Live page shows it (blurred in Blur mode)
+    picture = render(view.image, state.config, view.people, {}, True)
+    height = round(picture.shape[0] * THUMBNAIL_WIDTH / picture.shape[1])
+    small = cv2.resize(picture, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA)
+    ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    return jpg.tobytes() if ok else None
+
+
+class SiteWeb:
+    """The site's app, following the service's cameras.
+
+    Args:
+        service: the running cameras.
+        settings: ``site.yaml`` (its name and web section).
+    """
+
+    def __init__(self, service: FleetService, settings: SiteSettings) -> None:
+        self.service = service
+        self.settings = settings
+        state_dir = service.site.state_dir / "site"
+        self.sessions = SessionStore(state_dir / "sessions.json")
+        self.tokens = auth.Tokens()
+        self.account = SiteAccount(state_dir / "account.yaml", self._states)
+        self.pages, self.api = CameraApps(""), CameraApps("/api")
+        self._lock = threading.Lock()
+        self.app = self._build()
+        service.on_change = self.follow
+        self.follow(sorted(service.cameras))
+
+    def _states(self) -> list:
+        return [c.state for c in list(self.service.cameras.values()) if c.state is not None]
+
+    def end_every_session(self) -> None:
+        self.sessions.end_all()
+        self.tokens.revoke_all()
+
+    def follow(self, _cameras: list[str]) -> None:
+        """A camera's app for each running camera (rebuilt when it restarted)."""
+        with self._lock:
+            apps = {}
+            for camera in list(self.service.cameras.values()):
+                if camera.state is None:
+                    continue
+                known = self.pages.apps.get(camera.id)
+                if known is not None and known.state.sensor is camera.state:
+                    apps[camera.id] = known
+                    continue
+                link = SiteLink(f"/cameras/{camera.id}", camera.id, self.settings.name,
+                                self.account, self.tokens, self.end_every_session)
+                apps[camera.id] = create_app(camera.state, link)
+            self.pages.apps = apps
+            self.api.apps = apps
+
+    def _build(self) -> FastAPI:
+        app = FastAPI(title="occusense site", version=_version(), docs_url=None, redoc_url=None,
+                      openapi_url="/api/openapi.json")
+        app.add_middleware(SessionMiddleware, store=self.sessions,
+                           secure=self.settings.web.secure_cookies)
+        app.add_middleware(SecurityHeaders)
+        app.add_middleware(BodyLimit)
+        app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+        kit = WebKit(self.account, self.tokens,
+                     lambda request: {"site_name": self.settings.name, "device_name": ""})
+        kit.install(app)
+        add_account_routes(app, self.account, AccountPages(
+            kit.page, kit.check_csrf, kit.user, self.end_every_session, home="/cameras",
+            password_path="/account/password", password_page="account.html"),
+            auth.Throttle(), self.tokens)
+        self._pages(app, kit)
+        self._rest(app, kit)
+        app.mount("/api/cameras", self.api)  # after the site's own /api/cameras routes
+        app.mount("/cameras", self.pages)
+        return app
+
+    # ------------------------------------------------------------------ pages
+    def _pages(self, app: FastAPI, kit: WebKit) -> None:
+        service, page, user = self.service, kit.page, kit.user
+
+        @app.get("/", include_in_schema=False)
+        async def home(request: Request):
+            if not self.account.users.activated:
+                return RedirectResponse("/activate", status_code=303)
+            return RedirectResponse("/cameras" if request.session.get("user") else "/login", 303)
+
+        @app.get("/cameras", include_in_schema=False)
+        async def cameras(request: Request, _: str = Depends(user), message: str = "",
+                          error: str = ""):
+            summaries = [camera_summary(c) for c in list(service.cameras.values())]
+            return page(request, "cameras.html", cameras=summaries, problems=service.problems,
+                        message=message, error=error, title="Cameras")
+
+        @app.post("/cameras", include_in_schema=False)
+        async def add_camera(request: Request, camera: str = Form(...), uri: str = Form(...),
+                             name: str = Form(""), _: str = Depends(user)):
+            document = {"device": {"name": name.strip() or camera}, "source": {"uri": uri.strip()}}
+            try:
+                check_id(camera)
+                service.add(camera, yaml.safe_dump(document, sort_keys=False))
+            except (OccusenseError, FileExistsError) as exc:
+                return await cameras(request, "admin", error=str(exc))
+            return RedirectResponse("/cameras?" + urlencode({"message": f"camera {camera} added"}),
+                                    303)
+
+        @app.get("/cameras/{camera}/file", include_in_schema=False)
+        async def camera_file(request: Request, camera: str, _: str = Depends(user),
+                              message: str = "", error: str = "", text: str | None = None):
+            known = self._camera(camera)
+            body = text if text is not None else known.path.read_text(encoding="utf-8")
+            return page(request, "camera_file.html", camera=camera, text=body,
+                        status=camera_summary(known), message=message, error=error,
+                        title=f"Camera {camera}")
+
+        @app.post("/cameras/{camera}/file", include_in_schema=False)
+        async def save_camera_file(request: Request, camera: str, text: str = Form(...),
+                                   _: str = Depends(user)):
+            self._camera(camera)
+            try:
+                service.replace(camera, text)
+            except OccusenseError as exc:
+                return await camera_file(request, camera, "admin", error=str(exc), text=text)
+            return RedirectResponse(f"/cameras/{camera}/file?"
+                                    + urlencode({"message": "saved and applied"}), 303)
+
+        @app.post("/cameras/{camera}/remove", include_in_schema=False)
+        async def remove_camera(request: Request, camera: str, _: str = Depends(user)):
+            self._camera(camera)
+            form = await request.form()
+            if form.get("confirm") != "yes":
+                return page(request, "confirm.html", heading=f"Remove camera {camera}",
+                            question=f"Stop camera {camera} and take it off the site?",
+                            consequences=[
+                                "it stops counting and reporting now",
+                                "its file moves to cameras/removed/ (put it back to restore)",
+                                "its state folder stays: saved settings, reports waiting in "
+                                "its outbox, LoRaWAN session"],
+                            action=f"/cameras/{camera}/remove", verb="Remove", fields={},
+                            cancel="/cameras")
+            moved = service.remove(camera)
+            return RedirectResponse("/cameras?" + urlencode(
+                {"message": f"camera {camera} removed (its file is now {moved.name})"}), 303)
+
+        @app.get("/cameras/{camera}/thumbnail.jpg", include_in_schema=False)
+        async def thumbnail(camera: str, _: str = Depends(user)) -> Response:
+            jpg = _thumbnail(self._camera(camera))
+            if jpg is None:
+                raise HTTPException(503, "no frame yet")
+            return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+        @app.get("/account", include_in_schema=False)
+        async def account_page(request: Request, _: str = Depends(user)):
+            return page(request, "account.html", title="Account")
+
+        @app.get("/about", include_in_schema=False)
+        async def about(request: Request, _: str = Depends(user)):
+            pool = self.service.pool
+            return page(request, "site_about.html", version=_version(), licences=_licences(),
+                        pool=pool.describe(), title="About")
+
+        @app.get("/favicon.ico", include_in_schema=False)
+        async def favicon() -> Response:
+            return Response((HERE / "static" / "favicon.svg").read_bytes(),
+                            media_type="image/svg+xml")
+
+    # ------------------------------------------------------------------- REST
+    def _rest(self, app: FastAPI, kit: WebKit) -> None:
+        service, user = self.service, kit.user
+        registry = metrics.registry_for_cameras(self._labelled_states)
+
+        @app.get("/api/cameras", tags=["cameras"])
+        async def list_cameras(_: str = Depends(user)) -> dict:
+            """Every camera: status, counts, frame rate, delivery."""
+            return {"cameras": [camera_summary(c) for c in list(service.cameras.values())],
+                    "problems": service.problems}
+
+        @app.post("/api/cameras", tags=["cameras"], status_code=201)
+        async def add_camera(request: Request, _: str = Depends(user)) -> dict:
+            """A new camera: ``{"id": "lobby", "config": {...a whole sensor config...}}``."""
+            body = await _json_body(request)
+            camera, config = body.get("id"), body.get("config")
+            if not isinstance(camera, str) or not isinstance(config, dict):
+                raise HTTPException(400, 'send {"id": "<camera id>", "config": {...}}')
+            try:
+                check_id(camera)
+                added = service.add(camera, yaml.safe_dump(config, sort_keys=False))
+            except FileExistsError as exc:
+                raise HTTPException(409, str(exc)) from None
+            except OccusenseError as exc:
+                raise HTTPException(422, str(exc)) from None
+            return camera_summary(added)
+
+        @app.get("/api/cameras/{camera}", tags=["cameras"])
+        async def get_camera(camera: str, _: str = Depends(user)) -> dict:
+            return camera_summary(self._camera(camera))
+
+        @app.put("/api/cameras/{camera}", tags=["cameras"])
+        async def put_camera(camera: str, request: Request, _: str = Depends(user)) -> dict:
+            """Replace the camera's file (a whole sensor config); applied to it alone."""
+            self._camera(camera)
+            config = await _json_body(request)
+            try:
+                changed = service.replace(camera, yaml.safe_dump(config, sort_keys=False))
+            except OccusenseError as exc:
+                raise HTTPException(422, str(exc)) from None
+            return camera_summary(changed)
+
+        @app.delete("/api/cameras/{camera}", tags=["cameras"])
+        async def delete_camera(camera: str, _: str = Depends(user)) -> dict:
+            """Stop the camera; its file moves to cameras/removed/, its state stays."""
+            self._camera(camera)
+            return {"removed": camera, "file": service.remove(camera).name}
+
+        @app.get("/metrics", tags=["live"])
+        async def prometheus(request: Request) -> Response:
+            """Every camera's metrics, labelled ``camera``; with the session, an API
+            token or ``site.yaml`` ``web.metrics_token``."""
+            scrape_token = self.settings.web.metrics_token.get_secret_value()
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not (scrape_token and given and secrets.compare_digest(given, scrape_token)):
+                await user(request)
+            return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
+
+    def _labelled_states(self) -> list:
+        return [(c.id, c.state) for c in list(self.service.cameras.values())
+                if c.state is not None]
+
+    def _camera(self, camera: str) -> Camera:
+        try:
+            return self.service.camera(camera)
+        except KeyError:
+            raise HTTPException(404, f"no camera {camera!r}") from None
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        body = load_json(await request.body(), "body")
+    except DocumentError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "the body must be a JSON object")
+    return body
