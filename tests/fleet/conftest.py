@@ -17,7 +17,8 @@ from occusense.fleet.site import SiteFolder
 from occusense.fleet.web import SiteWeb
 from occusense.web.server import WebServer
 from tests.conftest import REPO, SAMPLE_VIDEO
-from tests.transports.conftest import wait_for
+from tests.transports.conftest import broker, ca, wait_for  # noqa: F401 - fixtures
+from tests.web.test_browser import browser, page  # noqa: F401 - fixtures
 
 PASSWORD = "Occu2026sense"
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from occusense.config import DeviceConfig
-from occusense.web.auth import hash_secret
 from occusense.web.app import create_app
+from occusense.web.auth import hash_secret
 from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.web.conftest import PASSWORD

@@ -1,0 +1,125 @@
+"""Issue 20: the site's web GUI and REST API over real HTTP: one account for
+every camera, each camera's pages and API under its id, cameras added,
+replaced and removed through the API, /metrics labelled by camera."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.fleet.conftest import PASSWORD, Site, camera_document
+from tests.transports.conftest import wait_for
+
+
+def activated(site: Site) -> httpx.Client:
+    client = httpx.Client(base_url=site.url, timeout=10)
+    page = client.get("/", follow_redirects=True)
+    assert page.url.path == "/activate"
+    form = {"csrf_token": csrf(page.text), "password": PASSWORD, "confirm": PASSWORD,
+            "privacy_mode": "normal", "question0": "Your first pet?", "answer0": "Rex"}
+    landed = client.post("/activate", data=form, follow_redirects=True)
+    assert landed.url.path == "/cameras", landed.text[:300]
+    return client
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def token(site: Site) -> dict[str, str]:
+    reply = httpx.post(f"{site.url}/api/token", data={"password": PASSWORD})
+    assert reply.status_code == 200
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def test_nothing_without_the_site_account(site: Site):
+    for path in ("/api/cameras", "/api/cameras/lobby/status", "/metrics",
+                 "/api/cameras/lobby/config"):
+        assert httpx.get(f"{site.url}{path}").status_code == 401, path
+    page = httpx.get(f"{site.url}/cameras/lobby/live")
+    assert page.status_code == 303 and page.headers["location"] == "/activate"
+
+
+def test_one_login_opens_every_camera(site: Site):
+    client = activated(site)
+    assert site.running("lobby", "entrance")
+    listing = client.get("/cameras")
+    assert "Lobby" in listing.text and "entrance" in listing.text
+    for camera in ("lobby", "entrance"):
+        live = client.get(f"/cameras/{camera}/live")
+        assert live.status_code == 200
+        # the camera's page links and scripts stay under its own path
+        assert f'href="/cameras/{camera}/region"' in live.text
+        assert f'data-base="/cameras/{camera}"' in live.text
+        status = client.get(f"/api/cameras/{camera}/status").json()
+        assert "people" in status["counts"]
+    assert client.get("/cameras/nowhere/live").status_code == 404
+    # the activation's privacy mode reached every camera
+    assert all(c.state.config.privacy_mode.value == "normal"
+               for c in site.service.cameras.values())
+    # one logout ends it everywhere
+    client.post("/logout", data={"csrf_token": csrf(client.get("/cameras").text)})
+    assert client.get("/api/cameras/lobby/status").status_code == 401
+
+
+def test_a_cameras_settings_change_through_its_api_alone(site: Site):
+    client = activated(site)
+    assert site.running("lobby", "entrance")
+    headers = {"X-CSRF-Token": csrf(client.get("/cameras").text)}
+    device = client.get("/api/cameras/lobby/config/device").json()
+    device["name"] = "Lobby, east door"
+    changed = client.put("/api/cameras/lobby/config/device", json=device, headers=headers)
+    assert changed.status_code == 200, changed.text
+    assert site.service.cameras["lobby"].state.config.device.name == "Lobby, east door"
+    assert site.service.cameras["entrance"].state.config.device.name == "entrance"
+    # without the CSRF token a session may not change anything
+    refused = client.put("/api/cameras/lobby/config/device", json=device)
+    assert refused.status_code == 403
+
+
+def test_cameras_are_added_replaced_and_removed_through_the_api(site: Site):
+    activated(site)
+    auth = token(site)
+    api = httpx.Client(base_url=site.url, headers=auth, timeout=10)
+    added = api.post("/api/cameras", json={"id": "yard", "config": camera_document("Yard")})
+    assert added.status_code == 201, added.text
+    assert wait_for(lambda: api.get("/api/cameras/yard").json().get("frames", 0) > 0, 30)
+    names = [c["id"] for c in api.get("/api/cameras").json()["cameras"]]
+    assert names == ["entrance", "lobby", "yard"]
+    assert api.post("/api/cameras", json={"id": "yard", "config": camera_document()}
+                    ).status_code == 409
+    assert api.post("/api/cameras", json={"id": "Bad Id", "config": camera_document()}
+                    ).status_code == 422
+    bad = camera_document()
+    bad["region_counting"]["regions"].append({"name": "two points",
+                                              "points": [[0, 0], [1, 1]]})
+    refused = api.post("/api/cameras", json={"id": "gate", "config": bad})
+    assert refused.status_code == 422 and "points" in refused.text
+    assert not (site.root / "cameras" / "gate.yaml").exists()
+    replaced = api.put("/api/cameras/yard", json=camera_document("Back yard"))
+    assert replaced.status_code == 200 and replaced.json()["name"] == "Back yard"
+    removed = api.delete("/api/cameras/yard")
+    assert removed.status_code == 200 and removed.json()["file"].startswith("yard-")
+    assert [c["id"] for c in api.get("/api/cameras").json()["cameras"]] == ["entrance", "lobby"]
+    assert api.get("/api/cameras/yard/status").status_code == 404
+
+
+def test_metrics_say_which_camera(site: Site):
+    activated(site)
+    assert site.running("lobby", "entrance")
+    text = httpx.get(f"{site.url}/metrics", headers=token(site)).text
+    for camera in ("lobby", "entrance"):
+        assert re.search(rf'occusense_frames_total\{{camera="{camera}"\}} [1-9]', text)
+        assert f'occusense_people{{camera="{camera}",region="west walkway"}}' in text
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b'{"id": 3}'])
+def test_garbage_to_the_cameras_api_is_refused(site: Site, body: bytes):
+    activated(site)
+    reply = httpx.post(f"{site.url}/api/cameras", content=body, headers=token(site))
+    assert reply.status_code == 400
+    assert sorted(site.service.cameras) == ["entrance", "lobby"]
