@@ -46,6 +46,8 @@ from occusense.detect.engines import InferenceEngine, InferenceError, KServeEngi
 
 log = logging.getLogger(__name__)
 
+AUTO = 0  # max_batch: batch on an accelerator, not on the CPU
+ACCELERATOR_BATCH = 8
 PROBE_SIDE = 416  # a dynamic input is probed at the bundled model's size
 SPLIT_TOLERANCE = 1e-3  # batched outputs may differ from single ones by rounding only
 
@@ -122,6 +124,11 @@ def _splits_into(split: Split, out: np.ndarray, wanted: list[np.ndarray]) -> boo
                for p, w in zip(parts, wanted, strict=True))
 
 
+def _cpu_only(engine: InferenceEngine) -> bool:
+    providers = getattr(engine, "providers", ["CPUExecutionProvider"])
+    return all(p == "CPUExecutionProvider" for p in providers)
+
+
 class BatchingEngine:
     """An inference engine shared by many detectors (threads), batching their
     inputs across cameras.
@@ -132,7 +139,9 @@ class BatchingEngine:
         workers: inferences run at once (2 sessions of 1 thread each fit a
             2-core box: the bench compares this with 1 session of 2).
         max_batch: most inputs in one batch; 1 turns batching off (the pool
-            then only shares the sessions).
+            then only shares the sessions); 0 (auto): off on the CPU, where
+            it was measured to buy nothing (bench/RESULTS.md, eighth
+            session), 8 on an accelerator.
         linger_s: how long a worker waits for more inputs once it has one.
     """
 
@@ -145,6 +154,8 @@ class BatchingEngine:
         self.output_names = first.output_names
         self.size_inputs: list[str] = list(getattr(first, "size_inputs", []))
         self.linger_s = linger_s
+        if max_batch == AUTO:
+            max_batch = 1 if _cpu_only(first) else ACCELERATOR_BATCH
         self.splits = self._probe() if max_batch > 1 else None
         self.max_batch = max_batch if self.splits is not None else 1
         self.batches = 0  # inferences run, for the bench
@@ -152,6 +163,7 @@ class BatchingEngine:
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._held: list[_Request] = []  # taken from the queue, of another shape
         self._lock = threading.Lock()
+        self._busy = 0  # workers running an inference (this one included)
         self._threads = [threading.Thread(target=self._work, args=(e,), daemon=True,
                                           name=f"inference {i}")
                          for i, e in enumerate(self._engines)]
@@ -190,8 +202,15 @@ class BatchingEngine:
             return None
 
     def _gather(self, first: _Request) -> list[_Request]:
-        """``first`` and other waiting requests of its shape, up to max_batch."""
+        """``first`` and other waiting requests of its shape, up to max_batch,
+        but only while every other worker is busy: an idle worker runs the
+        next request at once, in parallel, rather than it joining a batch
+        (measured on 2 cores: one session batching everything left the other
+        core idle, 20% slower)."""
         batch = [first]
+        with self._lock:
+            if self._busy < len(self._engines):
+                return batch
         deadline = time.monotonic() + self.linger_s
         while len(batch) < self.max_batch:
             try:
@@ -214,14 +233,20 @@ class BatchingEngine:
             if first is None:
                 self._queue.put(None)
                 return
-            batch = self._gather(first) if self.max_batch > 1 else [first]
+            with self._lock:
+                self._busy += 1
+            batch = [first]
             try:
+                batch = self._gather(first) if self.max_batch > 1 else [first]
                 answers = self._infer(engine, batch)
             except Exception as exc:  # every waiting camera hears of it
                 error = exc if isinstance(exc, InferenceError) else InferenceError(str(exc))
                 for request in batch:
                     request.answer.set_exception(error)
                 continue
+            finally:
+                with self._lock:
+                    self._busy -= 1
             for request, answer in zip(batch, answers, strict=True):
                 request.answer.set_result(answer)
 
@@ -270,11 +295,12 @@ class DetectorPool:
 
     Args:
         workers: inferences at once per local model.
-        max_batch: most cameras' inputs in one local inference (1: no batching).
+        max_batch: most cameras' inputs in one local inference (1: no
+            batching; 0: auto, batching on an accelerator only).
         linger_s: how long a local worker waits for more inputs to batch.
     """
 
-    def __init__(self, workers: int = 2, max_batch: int = 8, linger_s: float = 0.002) -> None:
+    def __init__(self, workers: int = 2, max_batch: int = AUTO, linger_s: float = 0.002) -> None:
         self.workers, self.max_batch, self.linger_s = workers, max_batch, linger_s
         self._engines: dict[tuple, Any] = {}
         self._lock = threading.Lock()

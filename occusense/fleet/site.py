@@ -48,8 +48,10 @@ class PoolSettings(StrictModel):
     """The detector pool the cameras share (``detect.shared``)."""
 
     workers: int = Field(2, ge=1, le=16, description="inferences at once (one per core on a CPU)")
-    max_batch: int = Field(8, ge=1, le=64,
-                           description="most cameras' inputs in one inference; 1 = no batching")
+    max_batch: int = Field(0, ge=0, le=64,
+                           description="most cameras' inputs in one inference; 1 = no batching, "
+                           "0 = auto (batches of 8 on an accelerator; none on the CPU, "
+                           "where batching was measured to buy nothing)")
     linger_ms: float = Field(2.0, ge=0.0, le=100.0,
                              description="how long an inference waits for more cameras' inputs")
 

@@ -156,3 +156,24 @@ def test_same_model_same_engine_other_model_another(tmp_path):
     finally:
         pool.close()
 
+
+
+def test_on_the_cpu_auto_means_no_batching(tmp_path):
+    model = reduce_model(tmp_path / "rows.onnx", [2, 3])
+    engine = BatchingEngine(lambda: OnnxEngine(model, 1), max_batch=shared.AUTO)
+    try:
+        assert engine.max_batch == 1 and "no batching" in engine.where
+    finally:
+        engine.shutdown()
+
+
+def test_an_idle_worker_takes_a_request_rather_than_it_joining_a_batch(tmp_path):
+    model = reduce_model(tmp_path / "rows.onnx", [2, 3])
+    engine = BatchingEngine(lambda: OnnxEngine(model, 1), workers=2, max_batch=4,
+                            linger_s=0.05)
+    try:
+        answers = run_at_once(engine, [np.full((1, 3, 8, 8), v, np.float32) for v in (1, 2)])
+        assert [float(a[0, 0]) for a in answers] == [1.0, 2.0]
+        assert engine.batches == engine.inputs == 2  # both workers ran one each
+    finally:
+        engine.shutdown()
