@@ -143,7 +143,11 @@ class PeopleFinder:
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
         self.detect_every = detection_interval(config.detector.detect_every, fps / self.stride)
-        self.workers = config.detector.threads  # frames detected at once (detect_ahead)
+        # frames of this camera detected at once (detect_ahead); with a pool,
+        # one: the pool runs other cameras' frames on the other cores, and a
+        # paced camera's counts then wait for one inference, not for the next
+        # frames (measured: 200 ms -> 30-50 ms at 10 frames/s, bench/RESULTS.md)
+        self.workers = 1 if pool is not None else config.detector.threads
         self.tracker = PersonTracker(
             frame_rate=fps / (self.stride * self.detect_every),
             hold_missed_s=config.detector.hold_missed_s,

@@ -9,9 +9,10 @@ thread takes the oldest request, adds every other waiting request of the same
 input shape (up to ``max_batch``, waiting at most ``linger_s`` for more), runs
 them as one batch and hands each camera its slice of the outputs.
 
-Why not one session per camera: each loads the model again (memory grows by
-the session's arena with every camera) and N sessions on 2 cores fight for
-them; the pool runs as many inferences at once as there are cores.
+Why not one session per camera: each loads the model again (measured: 109
+MB more per camera, against 28-43 MB with the pool) and N sessions on 2
+cores fight for them; the pool runs one session, ``workers`` inferences at
+once (one per core), for every camera.
 
 Whether a model can be batched is measured, not assumed: at start the pool
 runs two different inputs one by one and as a batch of two and compares the
@@ -134,10 +135,10 @@ class BatchingEngine:
     inputs across cameras.
 
     Args:
-        make_engine: builds one engine (one ONNX Runtime session); called
-            ``workers`` times.
-        workers: inferences run at once (2 sessions of 1 thread each fit a
-            2-core box: the bench compares this with 1 session of 2).
+        make_engine: builds the engine (one ONNX Runtime session; concurrent
+            runs of one session are safe and each takes its own core when the
+            session has one intra-op thread).
+        workers: inferences run at once (2 of 1 thread each fit a 2-core box).
         max_batch: most inputs in one batch; 1 turns batching off (the pool
             then only shares the sessions); 0 (auto): off on the CPU, where
             it was measured to buy nothing (bench/RESULTS.md, eighth
@@ -147,8 +148,8 @@ class BatchingEngine:
 
     def __init__(self, make_engine: Callable[[], InferenceEngine], workers: int = 1,
                  max_batch: int = 8, linger_s: float = 0.002) -> None:
-        self._engines = [make_engine() for _ in range(max(1, workers))]
-        first = self._engines[0]
+        self._engine = first = make_engine()
+        self.workers = max(1, workers)
         self.input_name = first.input_name
         self.input_shape = first.input_shape
         self.output_names = first.output_names
@@ -164,14 +165,14 @@ class BatchingEngine:
         self._held: list[_Request] = []  # taken from the queue, of another shape
         self._lock = threading.Lock()
         self._busy = 0  # workers running an inference (this one included)
-        self._threads = [threading.Thread(target=self._work, args=(e,), daemon=True,
-                                          name=f"inference {i}")
-                         for i, e in enumerate(self._engines)]
+        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"inference {i}")
+                         for i in range(self.workers)]
         for thread in self._threads:
             thread.start()
         where = getattr(first, "where", "ONNX Runtime")
         batching = f"batches of up to {self.max_batch}" if self.max_batch > 1 else "no batching"
-        self.where = f"{where}, a pool of {len(self._engines)} shared by the cameras, {batching}"
+        self.where = (f"{where}, shared by the cameras, {self.workers} inference(s) at once, "
+                      f"{batching}")
 
     def _probe(self) -> list[Split] | None:
         side = [d if isinstance(d, int) and d > 0 else PROBE_SIDE for d in self.input_shape[2:4]]
@@ -184,7 +185,7 @@ class BatchingEngine:
 
         if self.input_shape and isinstance(self.input_shape[0], int) and self.input_shape[0] == 1:
             return None  # a batch dimension fixed at 1
-        return _splits(self._engines[0], self.output_names, feeds)
+        return _splits(self._engine, self.output_names, feeds)
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """One inference, batched with other cameras' waiting ones."""
@@ -209,7 +210,7 @@ class BatchingEngine:
         core idle, 20% slower)."""
         batch = [first]
         with self._lock:
-            if self._busy < len(self._engines):
+            if self._busy < self.workers:
                 return batch
         deadline = time.monotonic() + self.linger_s
         while len(batch) < self.max_batch:
@@ -227,7 +228,8 @@ class BatchingEngine:
                     self._held.append(more)
         return batch
 
-    def _work(self, engine: InferenceEngine) -> None:
+    def _work(self) -> None:
+        engine = self._engine
         while True:
             first = self._take(None)
             if first is None:
@@ -269,10 +271,9 @@ class BatchingEngine:
         self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
-        for engine in self._engines:
-            close = getattr(engine, "close", None)
-            if close is not None:
-                close()
+        close = getattr(self._engine, "close", None)
+        if close is not None:
+            close()
 
 
 class Borrowed:

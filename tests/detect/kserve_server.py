@@ -24,6 +24,9 @@ class KServeServer:
     def __init__(self, tls: trustme.CA | None = None) -> None:
         self.session = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"])
         self.requests = 0
+        self.in_flight = 0
+        self.most_at_once = 0  # the most inference requests being answered at one time
+        self._count = threading.Lock()
         self.failing = False
         self.binary_requests = 0
         server = self
@@ -41,7 +44,14 @@ class KServeServer:
                 if server.failing:
                     return self._reply(503, b'{"error": "overloaded"}')
                 size = int(self.headers.get(HEADER, len(body)))
-                status, reply, head = server.infer(json.loads(body[:size]), body[size:])
+                with server._count:
+                    server.in_flight += 1
+                    server.most_at_once = max(server.most_at_once, server.in_flight)
+                try:
+                    status, reply, head = server.infer(json.loads(body[:size]), body[size:])
+                finally:
+                    with server._count:
+                        server.in_flight -= 1
                 self._reply(status, reply, head)
 
             def _reply(self, status: int, body: bytes, head: int | None = None) -> None:

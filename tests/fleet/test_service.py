@@ -11,7 +11,7 @@ import yaml
 
 from occusense.fleet.service import FleetService
 from tests.conftest import check_shapes
-from tests.fleet.conftest import Site, camera_document, start_site, write_camera
+from tests.fleet.conftest import Site, camera_document, write_camera
 from tests.transports.conftest import wait_for
 
 
@@ -88,25 +88,6 @@ def test_a_bad_camera_is_reported_and_the_others_run(site: Site):
     assert lobby.state.config.device.name == "Lobby"
     before = frames(site, "lobby")
     assert wait_for(lambda: frames(site, "lobby") > before)
-
-
-def test_eight_sample_cameras_run_in_one_service(tmp_path):
-    root = tmp_path / "site"
-    names = [f"cam{i}" for i in range(1, 9)]
-    for name in names:
-        write_camera(root, name)
-    running, follower = start_site(root, web=False)
-    try:
-        assert running.running(*names, timeout=60)
-        states = [running.service.cameras[n].state for n in names]
-        assert len({s.config.device.serial_number for s in states}) == 8
-        assert len({s.config.state_dir for s in states}) == 8
-        stats = running.service.pool.stats()
-        assert len(stats) == 1  # one model, one shared engine for all eight
-    finally:
-        running.service.stop()
-        follower.join(timeout=10)
-    assert all(not running.service.cameras[n].thread.is_alive() for n in names)
 
 
 def test_a_service_that_stops_leaves_no_camera_running(site: Site):

@@ -40,7 +40,8 @@ def wait_for(predicate, timeout: float = 15.0, step: float = 0.05) -> bool:
 class Broker:
     """A real mosquitto on loopback; can be stopped and started again."""
 
-    def __init__(self, workdir: Path, tls: trustme.CA | None = None) -> None:
+    def __init__(self, workdir: Path, tls: trustme.CA | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         assert shutil.which("mosquitto"), "install Debian's mosquitto (scripts/install.sh)"
         self.port = free_port()
         self.tls_port = free_port()
@@ -70,6 +71,7 @@ class Broker:
                 f"keyfile {self.files['server.key']}",
                 "require_certificate true",
             ]
+        lines += extra  # e.g. a bridge's connection section (it must come last)
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen | None = None
