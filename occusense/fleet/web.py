@@ -32,10 +32,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
-from occusense.documents import DocumentError, load_json
+from occusense.config import config_to_dict, parse_config
+from occusense.config.io import PLACEHOLDER, placeholders
+from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import OccusenseError
 from occusense.fleet.service import Camera, FleetService
-from occusense.fleet.site import SiteSettings, check_id
+from occusense.fleet.site import SiteFolder, SiteSettings, check_id
 from occusense.web import auth, metrics
 from occusense.web.account import AccountPages, SiteAccount, add_account_routes
 from occusense.web.app import SiteLink, _licences, _version, create_app
@@ -96,6 +98,7 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
         "detector": state.detector,
         "recipients": recipients,
         "delivery": delivery_state(recipients),
+        "delivery_detail": delivery_detail(recipients),
         "privacy_mode": state.config.privacy_mode.value,
     }
 
@@ -107,6 +110,70 @@ def delivery_state(recipients: list[dict[str, Any]]) -> str:
     if any(r["connected"] is False for r in recipients):
         return "failing"
     return "queued" if any(r["queued"] for r in recipients) else "ok"
+
+
+def delivery_detail(recipients: list[dict[str, Any]]) -> str:
+    """Why reports wait, in words: each recipient not reached, and its last error."""
+    waiting = sum(r["queued"] or 0 for r in recipients)
+    failing = [f"{r['name']}: {r['last_error'] or 'not reached'}" for r in recipients
+               if r["connected"] is False]
+    parts = failing + ([f"{waiting} report(s) waiting"] if waiting else [])
+    return " · ".join(parts)
+
+
+def file_view(camera: Camera, site: SiteFolder) -> tuple[str, bool]:
+    """The camera file for its page: as written, or, when it holds secrets
+    (passwords, keys), its settings with each secret shown as the export's
+    placeholder (comments are then not shown). True when masked."""
+    text = camera.path.read_text(encoding="utf-8")
+    try:
+        raw = load_yaml(text, camera.path.name)
+        masked = config_to_dict(parse_config(site.with_defaults(camera.id, raw),
+                                             camera.path.name))
+    except (DocumentError, OccusenseError):
+        return text, False  # a file that does not load is shown as it is, to be mended
+    hidden = _mask_like(raw, masked)
+    if hidden == raw:
+        return text, False
+    return yaml.safe_dump(hidden, sort_keys=False, allow_unicode=True), True
+
+
+def _mask_like(raw: Any, masked: Any) -> Any:
+    """``raw`` with the values ``masked`` (the model's export) hides."""
+    if isinstance(raw, dict) and isinstance(masked, dict):
+        return {k: _mask_like(v, masked.get(k)) for k, v in raw.items()}
+    if isinstance(raw, list) and isinstance(masked, list) and len(raw) == len(masked):
+        return [_mask_like(a, b) for a, b in zip(raw, masked, strict=True)]
+    return PLACEHOLDER if masked == PLACEHOLDER and raw not in ("", None) else raw
+
+
+def with_secrets_kept(camera: Camera, text: str) -> str:
+    """The page's text with each placeholder back to the file's secret."""
+    try:
+        posted = load_yaml(text, "the camera file")
+    except DocumentError:
+        return text  # the check says what is wrong
+    if not placeholders(posted) or not isinstance(posted, dict):
+        return text
+    try:
+        current = load_yaml(camera.path.read_bytes(), camera.path.name)
+    except (OSError, DocumentError):
+        return text
+    return yaml.safe_dump(_restore(posted, current), sort_keys=False, allow_unicode=True)
+
+
+def _restore(posted: Any, current: Any) -> Any:
+    """``posted`` with each placeholder replaced by ``current``'s value there
+    (a placeholder with nothing behind it stays, and the check names it)."""
+    if isinstance(posted, dict):
+        known = current if isinstance(current, dict) else {}
+        return {k: _restore(v, known.get(k)) for k, v in posted.items()}
+    if isinstance(posted, list):
+        same = isinstance(current, list) and len(current) == len(posted)
+        return [_restore(v, current[i] if same else None) for i, v in enumerate(posted)]
+    if posted == PLACEHOLDER and isinstance(current, str) and current:
+        return current
+    return posted
 
 
 def _thumbnail(camera: Camera) -> bytes | None:
@@ -223,17 +290,17 @@ class SiteWeb:
         async def camera_file(request: Request, camera: str, _: str = Depends(user),
                               message: str = "", error: str = "", text: str | None = None):
             known = self._camera(camera)
-            body = text if text is not None else known.path.read_text(encoding="utf-8")
-            return page(request, "camera_file.html", camera=camera, text=body,
+            body, masked = (text, False) if text is not None else file_view(known, service.site)
+            return page(request, "camera_file.html", camera=camera, text=body, masked=masked,
                         status=camera_summary(known), message=message, error=error,
                         title=f"Camera {camera}")
 
         @app.post("/cameras/{camera}/file", include_in_schema=False)
         async def save_camera_file(request: Request, camera: str, text: str = Form(...),
                                    _: str = Depends(user)):
-            self._camera(camera)
+            known = self._camera(camera)
             try:
-                service.replace(camera, text)
+                service.replace(camera, with_secrets_kept(known, text))
             except OccusenseError as exc:
                 return await camera_file(request, camera, "admin", error=str(exc), text=text)
             return RedirectResponse(f"/cameras/{camera}/file?"

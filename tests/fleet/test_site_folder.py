@@ -66,3 +66,15 @@ def test_site_settings_are_checked(tmp_path):
     (root / "site.yaml").write_text("name: HQ\npool: {max_batch: 4}\nweb: {port: 8090}\n")
     settings = SiteFolder(root).settings()
     assert (settings.name, settings.pool.max_batch, settings.web.port) == ("HQ", 4, 8090)
+
+
+def test_the_example_site_is_valid():
+    from tests.conftest import REPO
+
+    folder = SiteFolder(REPO / "examples" / "site")
+    assert folder.settings().name == "Sample site"
+    cameras = folder.camera_files()
+    assert sorted(cameras) == ["entrance", "lobby"]
+    configs = {c: folder.camera_config(c, p) for c, p in cameras.items()}
+    assert configs["lobby"].region_counting.customize_area
+    assert configs["entrance"].line_crossing.report.protocol.value == "mqtt"

@@ -4,10 +4,12 @@ replaced and removed through the API, /metrics labelled by camera."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
 import pytest
+import yaml
 
 from tests.fleet.conftest import PASSWORD, Site, camera_document
 from tests.transports.conftest import wait_for
@@ -123,3 +125,26 @@ def test_garbage_to_the_cameras_api_is_refused(site: Site, body: bytes):
     reply = httpx.post(f"{site.url}/api/cameras", content=body, headers=token(site))
     assert reply.status_code == 400
     assert sorted(site.service.cameras) == ["entrance", "lobby"]
+
+
+def test_a_camera_files_secrets_are_not_shown_and_survive_a_save(site: Site):
+    client = activated(site)
+    path = site.root / "cameras" / "lobby.yaml"
+    document = camera_document("Lobby")
+    document["line_crossing"]["report"] |= {
+        "protocol": "mqtt", "mqtt": {"host": "127.0.0.1", "port": 1, "password": "s3cret-Pw"}}
+    path.write_text(yaml.safe_dump(document))
+    assert wait_for(lambda: site.service.cameras["lobby"].state.config.line_crossing.report
+                    .mqtt.host == "127.0.0.1")
+    page = client.get("/cameras/lobby/file").text
+    assert "s3cret-Pw" not in page and "**********" in page
+    text = re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    text = html.unescape(text).replace("name: Lobby", "name: Lobby west")
+    saved = client.post("/cameras/lobby/file", data={"csrf_token": csrf(page), "text": text},
+                        follow_redirects=True)
+    assert "saved and applied" in saved.text
+    kept = yaml.safe_load(path.read_text())
+    assert kept["line_crossing"]["report"]["mqtt"]["password"] == "s3cret-Pw"
+    assert kept["device"]["name"] == "Lobby west"
+    config = site.service.cameras["lobby"].state.config
+    assert config.line_crossing.report.mqtt.password.get_secret_value() == "s3cret-Pw"

@@ -22,6 +22,7 @@ async function refresh() {
       show(card, 'line', 'in' in counts ? `${counts.in} / ${counts.out}` : '–');
       show(card, 'fps', camera.frame_rate === undefined ? '–' : camera.frame_rate.toFixed(1));
       show(card, 'delivery', camera.delivery || '–');
+      show(card, 'delivery_detail', camera.delivery_detail || '');
       card.querySelector('[data-field="delivery"]').className = `delivery ${camera.delivery || ''}`;
       const img = card.querySelector('img');
       if (img && camera.status === 'running') img.src = `/cameras/${camera.id}/thumbnail.jpg?t=${Date.now()}`;
