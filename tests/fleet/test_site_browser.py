@@ -6,18 +6,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.fleet.conftest import PASSWORD, Site
-
-
-def activate_site(page: Page, site: Site) -> None:
-    page.goto(site.url)
-    expect(page).to_have_url(f"{site.url}/activate")
-    page.fill("input[name=password]", PASSWORD)
-    page.fill("input[name=confirm]", PASSWORD)
-    page.check("input[value=normal]")
-    page.fill("input[name=answer0]", "Seven")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{site.url}/cameras")
+from tests.fleet.conftest import Site
+from tests.web.test_browser import activate
 
 
 def thumbnail_width(page: Page, camera: str) -> int:
@@ -30,7 +20,7 @@ def thumbnail_width(page: Page, camera: str) -> int:
 
 def test_every_camera_on_one_page_and_its_own_pages_one_click_away(site: Site, page: Page):
     assert site.running("lobby", "entrance")
-    activate_site(page, site)
+    activate(page, site.url, "/cameras")
     cards = page.locator("article.camera")
     expect(cards).to_have_count(2)
     assert thumbnail_width(page, "lobby") == 320
@@ -49,7 +39,7 @@ def test_every_camera_on_one_page_and_its_own_pages_one_click_away(site: Site, p
 
 
 def test_a_camera_added_and_removed_from_the_page(site: Site, page: Page):
-    activate_site(page, site)
+    activate(page, site.url, "/cameras")
     page.fill("input[name=camera]", "yard")
     page.fill("input[name=name]", "Yard")
     page.fill("input[name=uri]", str(site.service.cameras["lobby"].state.config.source.uri))
@@ -65,7 +55,7 @@ def test_a_camera_added_and_removed_from_the_page(site: Site, page: Page):
 
 
 def test_a_bad_source_from_the_page_shows_why(site: Site, page: Page):
-    activate_site(page, site)
+    activate(page, site.url, "/cameras")
     page.fill("input[name=camera]", "gate")
     page.fill("input[name=uri]", "/no/such/camera.mp4")
     page.click("form.add-camera button[type=submit]")

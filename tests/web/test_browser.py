@@ -39,7 +39,8 @@ def page(browser) -> Iterator[Page]:
     context.close()
 
 
-def activate(page: Page, base: str) -> None:
+def activate(page: Page, base: str, lands: str = "/live") -> None:
+    """Activate a sensor (or a site: it ``lands`` on /cameras) in the browser."""
     page.goto(base)
     expect(page).to_have_url(f"{base}/activate")
     page.fill("input[name=password]", PASSWORD)
@@ -47,7 +48,7 @@ def activate(page: Page, base: str) -> None:
     page.check("input[value=normal]")
     page.fill("input[name=answer0]", "Seven")
     page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/live")
+    expect(page).to_have_url(f"{base}{lands}")
 
 
 def test_activate_watch_counts_and_log_out(sensor, page) -> None:
