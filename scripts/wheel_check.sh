@@ -17,3 +17,13 @@ cd "$work"  # away from the checkout: the package must come from the wheel
 grep -q "done: 50 frames" "$work/run.log" \
   || { cat "$work/run.log" >&2; echo "wheel check: the wheel did not count 50 frames" >&2; exit 1; }
 echo "wheel check: the installed wheel (model included) counted 50 frames of the sample"
+
+# and the service: a one-camera site for a few seconds, stopped as systemd stops it
+mkdir -p "$work/site/cameras"
+printf 'source:\n  uri: /usr/share/doc/opencv-doc/examples/data/vtest.avi\n  realtime: true\n' \
+  > "$work/site/cameras/lobby.yaml"
+timeout --preserve-status -s TERM 20 "$work/venv/bin/occusense" serve --site "$work/site" \
+  --no-web --quiet 2> "$work/serve.log" || { cat "$work/serve.log" >&2; exit 1; }
+grep -q "stopped 1 camera(s)" "$work/serve.log" && [ -s "$work/site/state/lobby/config.yaml" ] \
+  || { cat "$work/serve.log" >&2; echo "wheel check: occusense serve did not run" >&2; exit 1; }
+echo "wheel check: occusense serve ran a one-camera site from the wheel and stopped on SIGTERM"
