@@ -230,7 +230,7 @@ def _start_site_web(service, settings, host: str | None, port: int | None):
     listen = (host or settings.web.host, settings.web.port if port is None else port)
     try:
         web = WebServer(SiteWeb(service, settings).app, *listen)
-    except OSError as exc:
+    except (OSError, OccusenseError) as exc:  # the cameras count on without it
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None
     err.print(f"web GUI: {web.url}")

@@ -148,3 +148,14 @@ def test_a_camera_files_secrets_are_not_shown_and_survive_a_save(site: Site):
     assert kept["device"]["name"] == "Lobby west"
     config = site.service.cameras["lobby"].state.config
     assert config.line_crossing.report.mqtt.password.get_secret_value() == "s3cret-Pw"
+
+
+def test_an_unreadable_site_account_is_named_not_replaced(tmp_path):
+    from occusense.errors import ConfigError
+    from occusense.web.account import SiteAccount
+
+    path = tmp_path / "account.yaml"
+    path.write_text("activated: true\npassword_hash: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"account\.yaml: the site account is unreadable"):
+        SiteAccount(path, list)
+    assert path.read_text().startswith("activated: true")  # left for the admin to restore
