@@ -65,16 +65,17 @@ class SiteSettings(StrictModel):
 
 
 class SiteFolder:
-    """Reads a site folder. Args: root: the folder (made if missing, with
-    ``cameras/``)."""
+    """Reads a site folder. Args: root: the folder (it must exist; its
+    ``cameras/`` is made if missing)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.cameras_dir = self.root / "cameras"
         self.state_dir = self.root / "state"
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"{root}: not a folder")
-        self.cameras_dir.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise ConfigError(f"{root}: no such folder (a site folder holds site.yaml and "
+                              "cameras/; examples/site is one to start from)")
+        self.cameras_dir.mkdir(exist_ok=True)
 
     def settings(self) -> SiteSettings:
         path = self.root / "site.yaml"

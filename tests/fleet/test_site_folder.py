@@ -78,3 +78,9 @@ def test_the_example_site_is_valid():
     configs = {c: folder.camera_config(c, p) for c, p in cameras.items()}
     assert configs["lobby"].region_counting.customize_area
     assert configs["entrance"].line_crossing.report.protocol.value == "mqtt"
+
+
+def test_a_missing_site_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such folder"):
+        SiteFolder(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
