@@ -188,7 +188,9 @@ def serve(
     from occusense.fleet.service import FleetService
     from occusense.fleet.site import SiteFolder
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # which camera a line is about: its thread's name ("camera lobby")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(levelname)s [%(threadName)s] %(name)s: %(message)s")
     try:
         folder = SiteFolder(site)
         settings = folder.settings()

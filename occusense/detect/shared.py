@@ -334,8 +334,9 @@ class DetectorPool:
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """Per local model: (inferences run, inputs answered)."""
-        return {key[1]: (e.batches, e.inputs) for key, e in self._engines.items()
-                if isinstance(e, BatchingEngine)}
+        with self._lock:
+            return {key[1]: (e.batches, e.inputs) for key, e in self._engines.items()
+                    if isinstance(e, BatchingEngine)}
 
     def close(self) -> None:
         with self._lock:

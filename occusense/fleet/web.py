@@ -349,7 +349,7 @@ class SiteWeb:
     # ------------------------------------------------------------------- REST
     def _rest(self, app: FastAPI, kit: WebKit) -> None:
         service, user = self.service, kit.user
-        registry = metrics.registry_for_cameras(self._labelled_states)
+        registry = metrics.registry_for_cameras(self._labelled_states, service.pool.stats)
 
         @app.get("/api/cameras", tags=["cameras"])
         async def list_cameras(_: str = Depends(user)) -> dict:

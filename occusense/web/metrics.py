@@ -19,12 +19,15 @@ waits on it and nothing is kept twice.
 | ``occusense_recipient_connected`` | gauge (1/0) | ``recipient`` |
 
 In a site (``occusense serve``) every sample also has the label ``camera``
-(the camera's id).
+(the camera's id), and the shared detector pool adds
+``occusense_pool_inferences_total`` and ``occusense_pool_inputs_total``
+(label ``model``; their ratio is the mean batch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -110,10 +113,33 @@ def registry_for(state: SensorState) -> CollectorRegistry:
     return registry
 
 
-def registry_for_cameras(sources: Sources) -> CollectorRegistry:
-    """A site's metrics: every camera's, labelled ``camera``."""
+class PoolCollector:
+    """The site's detector pool: inferences run and frames (inputs) answered
+    per model; inputs over inferences is the mean batch."""
+
+    def __init__(self, stats: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily("occusense_pool_inferences",
+                                   "Inferences the shared detector pool ran", labels=["model"])
+        inputs = CounterMetricFamily("occusense_pool_inputs",
+                                     "Inputs the shared detector pool answered", labels=["model"])
+        for model, (batches, answered) in self.stats().items():
+            runs.add_metric([Path(model).name], batches)
+            inputs.add_metric([Path(model).name], answered)
+        yield runs
+        yield inputs
+
+
+def registry_for_cameras(sources: Sources,
+                         pool: Callable[[], dict[str, tuple[int, int]]] | None = None,
+                         ) -> CollectorRegistry:
+    """A site's metrics: every camera's, labelled ``camera``, and the pool's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SensorCollector(sources, by_camera=True))
+    if pool is not None:
+        registry.register(PoolCollector(pool))
     return registry
 
 

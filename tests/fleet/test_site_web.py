@@ -117,6 +117,9 @@ def test_metrics_say_which_camera(site: Site):
     for camera in ("lobby", "entrance"):
         assert re.search(rf'occusense_frames_total\{{camera="{camera}"\}} [1-9]', text)
         assert f'occusense_people{{camera="{camera}",region="west walkway"}}' in text
+    runs = re.search(r'occusense_pool_inferences_total\{model="nanodet-416.onnx"\} (\d+)', text)
+    answered = re.search(r'occusense_pool_inputs_total\{model="nanodet-416.onnx"\} (\d+)', text)
+    assert runs and answered and 0 < int(float(runs.group(1))) <= int(float(answered.group(1)))
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b'{"id": 3}'])
