@@ -76,3 +76,16 @@ def test_a_second_service_on_the_same_site_is_refused(tmp_path):
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=30)
+
+
+def test_a_bad_site_file_or_folder_is_a_clear_error(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text("pool: {workers: 99}\n")
+    bad = subprocess.run([sys.executable, "-m", "occusense.cli", "serve", "--site", str(site)],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "pool.workers" in bad.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "occusense.cli", "serve", "--site", str(tmp_path / "typo")],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no such folder" in missing.stderr

@@ -106,3 +106,20 @@ def _unlocked(site: Site) -> bool:
     lock = StateLock(site.root / "state" / "lobby").acquire()  # free again
     lock.release()
     return True
+
+
+def test_cameras_past_the_limit_are_listed_as_problems(tmp_path, monkeypatch):
+    from occusense.fleet import service as fleet_service
+    from tests.fleet.conftest import start_site
+
+    monkeypatch.setattr(fleet_service, "MAX_CAMERAS", 2)
+    root = tmp_path / "site"
+    for camera in ("a", "b", "c"):
+        write_camera(root, camera)
+    site, follower = start_site(root, web=False)
+    try:
+        assert sorted(site.service.cameras) == ["a", "b"]
+        assert any("c.yaml: more than 2 cameras" in p for p in site.service.problems)
+    finally:
+        site.service.stop()
+        follower.join(timeout=10)
