@@ -205,9 +205,10 @@ def serve(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop
     try:
+        account = _site_account(service)
         service.sync()
-        if settings.web.enabled and not no_web:
-            web = _start_site_web(service, settings, host, port)
+        if settings.web.enabled and not no_web and account is not None:
+            web = _start_site_web(service, settings, account, host, port)
         follower = threading.Thread(target=service.run, name="site folder", daemon=True)
         follower.start()
         err.print(f"occusense serve: {len(service.cameras)} camera(s) from {folder.root}")
@@ -225,13 +226,24 @@ def serve(
                   f"{time.perf_counter() - began:.1f} s")
 
 
-def _start_site_web(service, settings, host: str | None, port: int | None):
+def _site_account(service):
+    """The site's account and privacy mode, read before the cameras start."""
+    from occusense.fleet.web import site_account
+
+    try:
+        return site_account(service)
+    except OccusenseError as exc:  # the cameras count on, each in its file's privacy mode
+        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
+        return None
+
+
+def _start_site_web(service, settings, account, host: str | None, port: int | None):
     from occusense.fleet.web import SiteWeb
     from occusense.web.server import WebServer
 
     listen = (host or settings.web.host, settings.web.port if port is None else port)
     try:
-        web = WebServer(SiteWeb(service, settings).app, *listen)
+        web = WebServer(SiteWeb(service, settings, account).app, *listen)
     except (OSError, OccusenseError) as exc:  # the cameras count on without it
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None

@@ -31,7 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from occusense.config.io import config_to_dict
+from occusense.config.device import PrivacyMode
+from occusense.config.io import config_to_dict, save_config
+from occusense.config.model import DeviceConfig
 from occusense.config.running import running_config
 from occusense.detect.shared import DetectorPool
 from occusense.errors import OccusenseError
@@ -111,6 +113,7 @@ class FleetService:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self.problems: list[str] = []  # files that are not cameras, and why
+        self.privacy: PrivacyMode | None = None  # the site's, chosen at activation
 
     # -------------------------------------------------------------- the folder
     def sync(self) -> None:
@@ -204,6 +207,7 @@ class FleetService:
             seed = self.site.camera_config(camera.id, camera.path)
             camera.lock = StateLock(seed.state_dir).acquire()
             config, saved_to = running_config(seed, camera.path)
+            config = self._private(config, saved_to)
             camera.state = camera.state or SensorState(config, saved_to)
             camera.sinks = list(local_sinks(config.output, console=self.console))
             source = open_source(config.source.uri, time.time(), config.source.realtime,
@@ -249,7 +253,8 @@ class FleetService:
             return
         try:
             seed = self.site.camera_config(camera.id, camera.path)
-            config, _ = running_config(seed, camera.path)
+            config, saved_to = running_config(seed, camera.path)
+            config = self._private(config, saved_to)
         except OccusenseError as exc:
             # the camera runs on with what it had; the file is read again when it changes
             log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
@@ -264,6 +269,35 @@ class FleetService:
             return
         camera.state.apply(config_to_dict(config, include_secrets=True), f"cameras/{camera.id}")
         log.info("camera %s: its edited file is applied", camera.id)
+
+    def set_privacy(self, mode: PrivacyMode) -> None:
+        """The site's privacy mode (P5, chosen when the site was activated):
+        Blur holds for every camera, those added later included; with Normal
+        a camera's own file may still choose Blur."""
+        with self._lock:
+            self.privacy = mode
+            for camera in self.cameras.values():
+                state = camera.state
+                if state is not None and state.config.privacy_mode is not self._mode_for(
+                        state.config):
+                    data = config_to_dict(state.config, include_secrets=True)
+                    data["privacy_mode"] = self._mode_for(state.config).value
+                    state.apply(data, "the site's privacy mode")
+
+    def _mode_for(self, config: DeviceConfig) -> PrivacyMode:
+        """Blur when the site or the camera's own file says Blur."""
+        if PrivacyMode.blur in (self.privacy, config.privacy_mode):
+            return PrivacyMode.blur
+        return config.privacy_mode
+
+    def _private(self, config: DeviceConfig, saved_to: Path) -> DeviceConfig:
+        """``config`` in the site's privacy mode (saved as the running one)."""
+        mode = self._mode_for(config)
+        if mode is config.privacy_mode:
+            return config
+        changed = config.model_copy(update={"privacy_mode": mode})
+        save_config(changed, saved_to)
+        return changed
 
     def _stop_camera(self, camera: Camera) -> None:
         if camera.runner is not None:

@@ -191,29 +191,37 @@ def _thumbnail(camera: Camera) -> bytes | None:
     return jpg.tobytes() if ok else None
 
 
+def site_account(service: FleetService) -> SiteAccount:
+    """The site's account, its privacy mode applied to the service (before
+    the cameras start, so that a Blur site never shows a camera unblurred)."""
+    account = SiteAccount(service.site.state_dir / "site" / "account.yaml",
+                          service.set_privacy)
+    if account.privacy_mode is not None:
+        service.set_privacy(account.privacy_mode)
+    return account
+
+
 class SiteWeb:
     """The site's app, following the service's cameras.
 
     Args:
         service: the running cameras.
         settings: ``site.yaml`` (its name and web section).
+        account: the site's account (read from its state folder when omitted).
     """
 
-    def __init__(self, service: FleetService, settings: SiteSettings) -> None:
+    def __init__(self, service: FleetService, settings: SiteSettings,
+                 account: SiteAccount | None = None) -> None:
         self.service = service
         self.settings = settings
-        state_dir = service.site.state_dir / "site"
-        self.sessions = SessionStore(state_dir / "sessions.json")
+        self.sessions = SessionStore(service.site.state_dir / "site" / "sessions.json")
         self.tokens = auth.Tokens()
-        self.account = SiteAccount(state_dir / "account.yaml", self._states)
+        self.account = account or site_account(service)
         self.pages, self.api = CameraApps(""), CameraApps("/api")
         self._lock = threading.Lock()
         self.app = self._build()
         service.on_change = self.follow
         self.follow(sorted(service.cameras))
-
-    def _states(self) -> list:
-        return [c.state for c in list(self.service.cameras.values()) if c.state is not None]
 
     def end_every_session(self) -> None:
         self.sessions.end_all()

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from occusense.config import config_to_dict
-from occusense.config.device import UserSettings
+from occusense.config.device import PrivacyMode, UserSettings
 from occusense.documents import DocumentError, load_yaml
 from occusense.errors import ConfigError
 from occusense.files import write_atomic
@@ -59,24 +59,31 @@ class SensorAccount:
 
 class SiteAccount:
     """A site's one account (``state/site/account.yaml``, private), for
-    every camera of the service.
+    every camera of the service, and the privacy mode chosen when the site
+    was activated.
 
     Args:
         path: the account file.
-        cameras: the cameras' states now; activation sets their privacy mode.
+        on_privacy: told the site's privacy mode at activation (it applies
+            to every camera, those added later included).
     """
 
-    def __init__(self, path: Path, cameras: Callable[[], list[SensorState]]) -> None:
+    def __init__(self, path: Path, on_privacy: Callable[[PrivacyMode], None]) -> None:
         self.path = path
-        self.cameras = cameras
-        self._users = self._load()
+        self.on_privacy = on_privacy
+        self._users, self.privacy_mode = self._load()
 
-    def _load(self) -> UserSettings:
+    def _load(self) -> tuple[UserSettings, PrivacyMode | None]:
         if not self.path.exists():
-            return UserSettings()
+            return UserSettings(), None
         try:
-            return UserSettings.model_validate(load_yaml(self.path.read_bytes(), str(self.path)))
-        except (OSError, DocumentError, ValidationError) as exc:
+            data = load_yaml(self.path.read_bytes(), str(self.path))
+            if not isinstance(data, dict):
+                raise ValueError("not a mapping")
+            mode = data.get("privacy_mode")
+            return (UserSettings.model_validate(data.get("users", {})),
+                    PrivacyMode(mode) if mode else None)
+        except (OSError, DocumentError, ValidationError, ValueError) as exc:
             raise ConfigError(f"{self.path}: the site account is unreadable ({exc}); "
                               "restore it from a backup, or delete it to activate again") from None
 
@@ -88,13 +95,12 @@ class SiteAccount:
         import yaml
 
         checked = UserSettings.model_validate(users)
-        write_atomic(self.path, yaml.safe_dump(users, sort_keys=False), private_folder=True)
-        self._users = checked
-        if privacy_mode is not None:  # P5: set at activation, for every camera
-            for state in self.cameras():
-                data = config_to_dict(state.config, include_secrets=True)
-                data["privacy_mode"] = privacy_mode
-                state.apply(data, origin)
+        mode = PrivacyMode(privacy_mode) if privacy_mode else self.privacy_mode
+        document = {"users": users, "privacy_mode": mode.value if mode else None}
+        write_atomic(self.path, yaml.safe_dump(document, sort_keys=False), private_folder=True)
+        self._users, self.privacy_mode = checked, mode
+        if privacy_mode is not None and mode is not None:  # P5: at activation, every camera
+            self.on_privacy(mode)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import yaml
 from occusense.detect.shared import DetectorPool
 from occusense.fleet.service import FleetService
 from occusense.fleet.site import SiteFolder
-from occusense.fleet.web import SiteWeb
+from occusense.fleet.web import SiteWeb, site_account
 from occusense.web.server import WebServer
 from tests.conftest import REPO, SAMPLE_VIDEO
 from tests.transports.conftest import broker, ca, wait_for  # noqa: F401 - fixtures
@@ -60,9 +60,10 @@ def start_site(root: Path, web: bool = True) -> tuple[Site, threading.Thread]:
     folder = SiteFolder(root)
     service = FleetService(folder, DetectorPool(workers=2))
     site = Site(root, service)
+    account = site_account(service)  # as serve: the site's privacy mode before the cameras
     service.sync()
     if web:
-        site.web = SiteWeb(service, folder.settings())
+        site.web = SiteWeb(service, folder.settings(), account)
         server = WebServer(site.web.app, "127.0.0.1", 0)
         site.url = server.url.rstrip("/")
         site.server = server  # type: ignore[attr-defined]

@@ -123,3 +123,21 @@ def test_cameras_past_the_limit_are_listed_as_problems(tmp_path, monkeypatch):
     finally:
         site.service.stop()
         follower.join(timeout=10)
+
+
+def test_a_blur_sites_cameras_start_blurred_without_the_web_gui(tmp_path):
+    from occusense.web.account import SiteAccount
+    from tests.fleet.conftest import start_site
+
+    root = tmp_path / "site"
+    write_camera(root, "lobby", privacy_mode="normal")
+    account = SiteAccount(root / "state" / "site" / "account.yaml", lambda mode: None)
+    account.save({"activated": True, "password_hash": "x"}, "activation", "blur")
+    site, follower = start_site(root, web=False)
+    try:
+        camera = site.service.cameras["lobby"]
+        assert camera.state.config.privacy_mode.value == "blur"  # from its first frame
+        assert site.running("lobby")
+    finally:
+        site.service.stop()
+        follower.join(timeout=10)

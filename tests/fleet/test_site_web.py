@@ -15,12 +15,12 @@ from tests.fleet.conftest import PASSWORD, Site, camera_document
 from tests.transports.conftest import wait_for
 
 
-def activated(site: Site) -> httpx.Client:
+def activated(site: Site, privacy: str = "normal") -> httpx.Client:
     client = httpx.Client(base_url=site.url, timeout=10)
     page = client.get("/", follow_redirects=True)
     assert page.url.path == "/activate"
     form = {"csrf_token": csrf(page.text), "password": PASSWORD, "confirm": PASSWORD,
-            "privacy_mode": "normal", "question0": "Your first pet?", "answer0": "Rex"}
+            "privacy_mode": privacy, "question0": "Your first pet?", "answer0": "Rex"}
     landed = client.post("/activate", data=form, follow_redirects=True)
     assert landed.url.path == "/cameras", landed.text[:300]
     return client
@@ -153,12 +153,32 @@ def test_a_camera_files_secrets_are_not_shown_and_survive_a_save(site: Site):
     assert config.line_crossing.report.mqtt.password.get_secret_value() == "s3cret-Pw"
 
 
+def test_a_blur_site_keeps_every_camera_blurred_those_added_later_too(site: Site):
+    client = activated(site, privacy="blur")
+    assert site.running("lobby", "entrance")
+    modes = lambda: {c.state.config.privacy_mode.value  # noqa: E731
+                     for c in site.service.cameras.values()}
+    assert modes() == {"blur"}
+    headers = {"X-CSRF-Token": csrf(client.get("/cameras").text)}
+    added = client.post("/api/cameras", headers=headers,
+                        json={"id": "yard", "config": camera_document() | {
+                            "privacy_mode": "normal"}})
+    assert added.status_code == 201, added.text
+    assert site.running("yard") and modes() == {"blur"}
+    assert client.get("/cameras/yard/snapshot.jpg").status_code == 403
+    # the service starting again reads the site's mode from its account
+    from occusense.web.account import SiteAccount
+
+    kept = SiteAccount(site.root / "state" / "site" / "account.yaml", lambda mode: None)
+    assert kept.privacy_mode is not None and kept.privacy_mode.value == "blur"
+
+
 def test_an_unreadable_site_account_is_named_not_replaced(tmp_path):
     from occusense.errors import ConfigError
     from occusense.web.account import SiteAccount
 
     path = tmp_path / "account.yaml"
-    path.write_text("activated: true\npassword_hash: [unclosed\n")
+    path.write_text("users: {activated: true, password_hash: [unclosed\n")
     with pytest.raises(ConfigError, match=r"account\.yaml: the site account is unreadable"):
-        SiteAccount(path, list)
-    assert path.read_text().startswith("activated: true")  # left for the admin to restore
+        SiteAccount(path, lambda mode: None)
+    assert path.read_text().startswith("users: {activated")  # left for the admin to restore
