@@ -1,16 +1,18 @@
 """One detector pool for many cameras (issue 20): the cameras' inferences go
-through a few shared ONNX Runtime sessions, batched across cameras.
+through one shared ONNX Runtime session per model, batched across cameras
+where that was measured to pay (an accelerator).
 
 Each camera keeps its own :class:`~occusense.detect.detector.OnnxDetector`
 (its thresholds, its input scheme, its decoding); only the network is shared:
 :class:`BatchingEngine` is an :class:`~occusense.detect.engines.
 InferenceEngine` whose ``run`` puts the input on a queue and waits. A worker
-thread takes the oldest request, adds every other waiting request of the same
-input shape (up to ``max_batch``, waiting at most ``linger_s`` for more), runs
-them as one batch and hands each camera its slice of the outputs.
+thread takes the oldest request and, while every other worker is busy, adds
+the waiting requests of the same input shape (up to ``max_batch``, waiting
+at most ``linger_s`` for more), runs them as one batch and hands each camera
+its slice of the outputs.
 
 Why not one session per camera: each loads the model again (measured: 109
-MB more per camera, against 28-43 MB with the pool) and N sessions on 2
+MB more per camera, against 29-40 MB with the pool) and N sessions on 2
 cores fight for them; the pool runs one session, ``workers`` inferences at
 once (one per core), for every camera.
 
