@@ -8,9 +8,9 @@ folder, locked as ``occusense run`` locks it. The cameras share the process
 and the detector pool (:mod:`occusense.detect.shared`).
 
 Why threads in one process, not a process per camera: measured on 2 cores
-(bench/fleet_bench.py, RESULTS), the per-camera cost outside inference is a
-few MB and a few % of a core, while a process per camera loads Python, NumPy,
-OpenCV and ONNX Runtime again (about 150 MB each) and cannot share a batch.
+(bench/fleet_bench.py, RESULTS), a camera added to the service costs 29-40
+MB, while a process per camera loads Python, NumPy, OpenCV and ONNX Runtime
+again (409 MB for one camera alone) and cannot share the detector.
 Inference, decoding and image work release the GIL.
 
 The service follows the site folder: :meth:`FleetService.sync` (every 2 s)
@@ -48,7 +48,7 @@ from occusense.web.state import SensorState
 log = logging.getLogger(__name__)
 
 SYNC_S = 2.0  # how often the site folder is looked at
-RETRY_S = 60.0  # a failed camera is tried again this often (or when its file changes)
+RETRY_S = 60.0  # a failed (or crashed) camera is tried again this often (or when its file changes)
 STOP_S = 10.0  # how long a stopping camera may take
 
 @dataclass
@@ -65,7 +65,6 @@ class Camera:
     sinks: list[Sink] = field(default_factory=list)
     error: str = ""
     failed_at: float = 0.0
-    started_at: float = 0.0
     resolution: str = ""
 
     @property
@@ -131,7 +130,7 @@ class FleetService:
                 elif known.digest != file_digest(path):
                     self._apply_file(known)
                 elif known.error and time.monotonic() - known.failed_at > RETRY_S:
-                    self.cameras[camera] = self._start(Camera(camera, path))
+                    self._restart(known)
             changed = sorted(self.cameras)
         if self.on_change is not None:
             self.on_change(changed)
@@ -208,7 +207,7 @@ class FleetService:
             camera.lock = StateLock(seed.state_dir).acquire()
             config, saved_to = running_config(seed, camera.path)
             config = self._private(config, saved_to)
-            camera.state = camera.state or SensorState(config, saved_to)
+            camera.state = SensorState(config, saved_to)
             camera.sinks = list(local_sinks(config.output, console=self.console))
             source = open_source(config.source.uri, time.time(), config.source.realtime,
                                  max_backoff_s=config.source.reconnect_max_s,
@@ -219,7 +218,6 @@ class FleetService:
         camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool)
         camera.thread = threading.Thread(target=self._run, args=(camera,), daemon=True,
                                          name=f"camera {camera.id}")
-        camera.started_at = time.time()
         camera.thread.start()
         log.info("camera %s: %s (%s)", camera.id, config.source.uri, camera.resolution)
         return camera
@@ -245,12 +243,18 @@ class FleetService:
             for sink in camera.sinks:
                 sink.close()
 
+    def _restart(self, camera: Camera) -> None:
+        """Stop what is left of ``camera`` (its thread, its state folder's
+        lock) and start it again from its file."""
+        self._stop_camera(camera)
+        self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+
     def _apply_file(self, camera: Camera) -> None:
         """An edited camera file: the new settings for this camera alone."""
         if camera.error or camera.state is None or camera.runner is None:
-            self._stop_camera(camera)
-            self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+            self._restart(camera)
             return
+        camera.digest = file_digest(camera.path)
         try:
             seed = self.site.camera_config(camera.id, camera.path)
             config, saved_to = running_config(seed, camera.path)
@@ -258,14 +262,11 @@ class FleetService:
         except OccusenseError as exc:
             # the camera runs on with what it had; the file is read again when it changes
             log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
-            camera.digest = file_digest(camera.path)
             return
-        camera.digest = file_digest(camera.path)
         if config.source != camera.state.config.source or (
                 config.state_dir != camera.state.config.state_dir):
             log.info("camera %s: a new source: reopening it", camera.id)
-            self._stop_camera(camera)
-            self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+            self._restart(camera)
             return
         camera.state.apply(config_to_dict(config, include_secrets=True), f"cameras/{camera.id}")
         log.info("camera %s: its edited file is applied", camera.id)
@@ -276,12 +277,11 @@ class FleetService:
         a camera's own file may still choose Blur."""
         with self._lock:
             self.privacy = mode
-            for camera in self.cameras.values():
-                state = camera.state
-                if state is not None and state.config.privacy_mode is not self._mode_for(
-                        state.config):
+            for state in [c.state for c in self.cameras.values() if c.state is not None]:
+                wanted = self._mode_for(state.config)
+                if wanted is not state.config.privacy_mode:
                     data = config_to_dict(state.config, include_secrets=True)
-                    data["privacy_mode"] = self._mode_for(state.config).value
+                    data["privacy_mode"] = wanted.value
                     state.apply(data, "the site's privacy mode")
 
     def _mode_for(self, config: DeviceConfig) -> PrivacyMode:

@@ -141,3 +141,31 @@ def test_a_blur_sites_cameras_start_blurred_without_the_web_gui(tmp_path):
     finally:
         site.service.stop()
         follower.join(timeout=10)
+
+
+def test_a_camera_that_crashed_is_started_again(tmp_path, monkeypatch):
+    from occusense.fleet import service as fleet_service
+    from occusense.runner import SensorRunner
+    from tests.fleet.conftest import start_site
+
+    crashes = []
+
+    class CrashingOnce(SensorRunner):
+        def run(self, *args, **kwargs):
+            if not crashes:
+                crashes.append(1)
+                raise RuntimeError("the decoder fell over")
+            return super().run(*args, **kwargs)
+
+    monkeypatch.setattr(fleet_service, "SensorRunner", CrashingOnce)
+    monkeypatch.setattr(fleet_service, "RETRY_S", 0.0)
+    root = tmp_path / "site"
+    write_camera(root, "lobby")
+    site, follower = start_site(root, web=False)
+    try:
+        # the retry takes the camera's state folder back from the crashed run
+        assert site.running("lobby", timeout=30), site.service.cameras["lobby"].error
+        assert crashes and site.service.cameras["lobby"].error == ""
+    finally:
+        site.service.stop()
+        follower.join(timeout=10)
