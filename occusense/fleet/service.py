@@ -96,13 +96,13 @@ class FleetService:
         console: print the cameras' reports (each says its device name and
             serial) besides writing each camera's JSONL file.
         loop_files: replay video files for ever (sample cameras).
-        on_change: called with the camera ids after each change (the web
-            GUI's routes follow it).
+        on_change: called after each look at the folder (the web GUI's
+            routes follow the cameras).
     """
 
     def __init__(self, site: SiteFolder, pool: DetectorPool, console: bool = False,
                  loop_files: bool = True,
-                 on_change: Callable[[list[str]], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None) -> None:
         self.site = site
         self.pool = pool
         self.console = console
@@ -131,9 +131,8 @@ class FleetService:
                     self._apply_file(known)
                 elif known.error and time.monotonic() - known.failed_at > RETRY_S:
                     self._restart(known)
-            changed = sorted(self.cameras)
         if self.on_change is not None:
-            self.on_change(changed)
+            self.on_change()
 
     def _camera_files(self) -> dict[str, Path]:
         problems: list[str] = []

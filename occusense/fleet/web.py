@@ -28,7 +28,6 @@ import cv2
 import yaml
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
@@ -40,13 +39,11 @@ from occusense.fleet.service import Camera, FleetService
 from occusense.fleet.site import SiteFolder, SiteSettings, check_id
 from occusense.web import auth, metrics
 from occusense.web.account import AccountPages, SiteAccount, add_account_routes
-from occusense.web.app import SiteLink, _licences, _version, create_app
-from occusense.web.bodylimit import BodyLimit
-from occusense.web.common import HERE, WebKit
-from occusense.web.headers import SecurityHeaders
+from occusense.web.app import SiteLink, _jpeg, _licences, _version, create_app
+from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.overlay import render
-from occusense.web.sessions import SessionMiddleware, SessionStore
-from occusense.web.state import TOTAL_KEYS
+from occusense.web.sessions import SessionStore
+from occusense.web.state import region_counts
 
 THUMBNAIL_WIDTH = 320
 
@@ -88,8 +85,7 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
     return out | {
         "name": state.config.device.name,
         "counts": dict(state.counts),
-        "regions": " · ".join(f"{k} {v}" for k, v in state.counts.items()
-                              if k not in TOTAL_KEYS and isinstance(v, int)),
+        "regions": " · ".join(f"{k} {v}" for k, v in region_counts(state.counts).items()),
         "frame_rate": round(run.frame_rate, 2),
         "frames": run.frames,
         "dropped": run.dropped,
@@ -187,8 +183,7 @@ def _thumbnail(camera: Camera) -> bytes | None:
     picture = render(view.image, state.config, view.people, {}, True)
     height = round(picture.shape[0] * THUMBNAIL_WIDTH / picture.shape[1])
     small = cv2.resize(picture, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA)
-    ok, jpg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    return jpg.tobytes() if ok else None
+    return _jpeg(small, quality=70) or None
 
 
 def site_account(service: FleetService) -> SiteAccount:
@@ -214,20 +209,15 @@ class SiteWeb:
                  account: SiteAccount | None = None) -> None:
         self.service = service
         self.settings = settings
-        self.sessions = SessionStore(service.site.state_dir / "site" / "sessions.json")
-        self.tokens = auth.Tokens()
+        self.access = Access(SessionStore(service.site.state_dir / "site" / "sessions.json"))
         self.account = account or site_account(service)
         self.pages, self.api = CameraApps(""), CameraApps("/api")
         self._lock = threading.Lock()
         self.app = self._build()
         service.on_change = self.follow
-        self.follow(sorted(service.cameras))
+        self.follow()
 
-    def end_every_session(self) -> None:
-        self.sessions.end_all()
-        self.tokens.revoke_all()
-
-    def follow(self, _cameras: list[str]) -> None:
+    def follow(self) -> None:
         """A camera's app for each running camera (rebuilt when it restarted)."""
         with self._lock:
             apps = {}
@@ -239,7 +229,7 @@ class SiteWeb:
                     apps[camera.id] = known
                     continue
                 link = SiteLink(f"/cameras/{camera.id}", camera.id, self.settings.name,
-                                self.account, self.tokens, self.end_every_session)
+                                self.account, self.access)
                 apps[camera.id] = create_app(camera.state, link)
             self.pages.apps = apps
             self.api.apps = apps
@@ -247,18 +237,14 @@ class SiteWeb:
     def _build(self) -> FastAPI:
         app = FastAPI(title="occusense site", version=_version(), docs_url=None, redoc_url=None,
                       openapi_url="/api/openapi.json")
-        app.add_middleware(SessionMiddleware, store=self.sessions,
-                           secure=self.settings.web.secure_cookies)
-        app.add_middleware(SecurityHeaders)
-        app.add_middleware(BodyLimit)
-        app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-        kit = WebKit(self.account, self.tokens,
+        serve_securely(app, self.access, self.settings.web.secure_cookies)
+        kit = WebKit(self.account, self.access.tokens,
                      lambda request: {"site_name": self.settings.name, "device_name": ""})
         kit.install(app)
         add_account_routes(app, self.account, AccountPages(
-            kit.page, kit.check_csrf, kit.user, self.end_every_session, home="/cameras",
-            password_path="/account/password", password_page="account.html"),
-            auth.Throttle(), self.tokens)
+            kit.page, kit.check_csrf, kit.user, self.access.end_every_session,
+            home="/cameras", password_path="/account/password", password_page="account.html"),
+            auth.Throttle(), self.access.tokens)
         self._pages(app, kit)
         self._rest(app, kit)
         app.mount("/api/cameras", self.api)  # after the site's own /api/cameras routes
@@ -348,11 +334,6 @@ class SiteWeb:
             pool = self.service.pool
             return page(request, "site_about.html", version=_version(), licences=_licences(),
                         pool=pool.describe(), title="About")
-
-        @app.get("/favicon.ico", include_in_schema=False)
-        async def favicon() -> Response:
-            return Response((HERE / "static" / "favicon.svg").read_bytes(),
-                            media_type="image/svg+xml")
 
     # ------------------------------------------------------------------- REST
     def _rest(self, app: FastAPI, kit: WebKit) -> None:

@@ -15,7 +15,6 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +25,6 @@ import cv2
 import yaml
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.responses import StreamingResponse
 
 from occusense.config import DeviceConfig, config_to_dict
@@ -38,11 +36,9 @@ from occusense.errors import ConfigError, OccusenseError
 from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
 from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
-from occusense.web.bodylimit import BodyLimit
-from occusense.web.common import HERE, WebKit
-from occusense.web.headers import SecurityHeaders
+from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.overlay import render
-from occusense.web.sessions import SessionMiddleware, SessionStore
+from occusense.web.sessions import SessionStore
 from occusense.web.state import SensorState, merge_config
 
 LICENCE_PACKAGES = (
@@ -101,16 +97,15 @@ class SiteLink:
         camera: the camera's id.
         site_name: shown in the header, with a link to every camera.
         account: the site's admin account.
-        tokens: the site's API tokens.
-        end_every_session: the site's (a factory reset of one camera ends none).
+        access: the site's sessions and API tokens (a factory reset of one
+            camera ends none of them).
     """
 
     base: str
     camera: str
     site_name: str
     account: Account
-    tokens: auth.Tokens
-    end_every_session: Callable[[], None]
+    access: Access
 
 
 def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
@@ -126,11 +121,11 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     app.state.sensor = state
     if site is None:
         account: Account = SensorAccount(state)
-        tokens, end_every_session = _standalone(app, state)
+        access = _standalone(app, state)
         base = ""
     else:
-        account, tokens, base = site.account, site.tokens, site.base
-        end_every_session = site.end_every_session
+        account, access, base = site.account, site.access, site.base
+    tokens, end_every_session = access.tokens, access.end_every_session
 
     def context(request: Request) -> dict[str, Any]:
         names = {"device_name": state.config.device.name, "base": base}
@@ -500,11 +495,6 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             headers={"Content-Disposition": f"attachment; filename={name}"},
         )
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon() -> Response:
-        return Response((HERE / "static" / "favicon.svg").read_bytes(),
-                        media_type="image/svg+xml")
-
     @app.post("/api/import", tags=["maintenance"])
     async def import_api(file: UploadFile, _: str = Depends(user)) -> dict:
         try:
@@ -515,29 +505,17 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     return app
 
 
-def _standalone(app: FastAPI, state: SensorState) -> tuple[auth.Tokens, Callable[[], None]]:
-    """A sensor's own app: its sessions (kept in its state folder), security
-    headers, body limit, static files and API tokens."""
+def _standalone(app: FastAPI, state: SensorState) -> Access:
+    """A sensor's own app: its sessions (kept in its state folder) and API
+    tokens, security headers, body limit and static files."""
     saved = Path(state.config.state_dir) / "sessions.json" if state.path is not None else None
-    sessions = SessionStore(saved)
-    app.add_middleware(SessionMiddleware, store=sessions, secure=state.config.web.secure_cookies)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    tokens = auth.Tokens()
-    app.state.tokens, app.state.sessions = tokens, sessions
-
-    def end_every_session() -> None:
-        """A password change, a password reset or a factory reset: every
-        browser session and API token ends."""
-        sessions.end_all()
-        tokens.revoke_all()
-
-    return tokens, end_every_session
+    access = Access(SessionStore(saved))
+    serve_securely(app, access, state.config.web.secure_cookies)
+    return access
 
 
-def _jpeg(image) -> bytes:
-    ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
+def _jpeg(image, quality: int = 75) -> bytes:
+    ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return jpg.tobytes() if ok else b""
 
 

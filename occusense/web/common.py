@@ -6,18 +6,51 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from occusense.web import auth
 from occusense.web.account import Account
+from occusense.web.bodylimit import BodyLimit
+from occusense.web.headers import SecurityHeaders
+from occusense.web.sessions import SessionMiddleware, SessionStore
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+
+
+@dataclass
+class Access:
+    """The browser sessions and API tokens of one app (a sensor's or a site's)."""
+
+    sessions: SessionStore
+    tokens: auth.Tokens = field(default_factory=auth.Tokens)
+
+    def end_every_session(self) -> None:
+        """A password change, a password reset or a factory reset: every
+        browser session and API token ends."""
+        self.sessions.end_all()
+        self.tokens.revoke_all()
+
+
+def serve_securely(app: FastAPI, access: Access, secure_cookies: bool) -> None:
+    """What an app that faces browsers needs around its routes: sessions,
+    security headers, the body limit, the static files and the favicon."""
+    app.add_middleware(SessionMiddleware, store=access.sessions, secure=secure_cookies)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # the outermost: before sessions or routes read a body
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response((HERE / "static" / "favicon.svg").read_bytes(),
+                        media_type="image/svg+xml")
 
 
 class Unauthorised(Exception):

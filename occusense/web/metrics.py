@@ -32,7 +32,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from occusense.web.state import TOTAL_KEYS, SensorState
+from occusense.web.state import SensorState, region_counts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -93,9 +93,8 @@ class SensorCollector:
         families["reports"].add_metric(first, run.reports)
         if "people" in counts:
             families["people"].add_metric([*first, "all"], counts["people"])
-        for label, value in counts.items():
-            if label not in TOTAL_KEYS and isinstance(value, int):
-                families["people"].add_metric([*first, label], value)
+        for label, value in region_counts(counts).items():
+            families["people"].add_metric([*first, label], value)
         for direction in ("in", "out"):
             if direction in counts:
                 families["line"].add_metric([*first, direction], counts[direction])

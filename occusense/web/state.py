@@ -31,6 +31,11 @@ HISTORY_POINTS = 8640  # 24 h at one point every 10 s
 TOTAL_KEYS = ("people", "in", "out", "alarm")
 
 
+def region_counts(counts: dict[str, Any]) -> dict[str, int]:
+    """The people in each region, by name, from the live counts."""
+    return {k: v for k, v in counts.items() if k not in TOTAL_KEYS and isinstance(v, int)}
+
+
 @dataclass
 class RunStats:
     """Totals of the running sensor since it started (across config changes)."""
