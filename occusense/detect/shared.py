@@ -137,9 +137,9 @@ class BatchingEngine:
     inputs across cameras.
 
     Args:
-        make_engine: builds the engine (one ONNX Runtime session; concurrent
-            runs of one session are safe and each takes its own core when the
-            session has one intra-op thread).
+        engine: the network (one ONNX Runtime session; concurrent runs of
+            one session are safe and each takes its own core when the session
+            has one intra-op thread); closed by :meth:`shutdown`.
         workers: inferences run at once (2 of 1 thread each fit a 2-core box).
         max_batch: most inputs in one batch; 1 turns batching off (the pool
             then only shares the sessions); 0 (auto): off on the CPU, where
@@ -148,13 +148,14 @@ class BatchingEngine:
         linger_s: how long a worker waits for more inputs once it has one.
     """
 
-    def __init__(self, make_engine: Callable[[], InferenceEngine], workers: int = 1,
+    def __init__(self, engine: InferenceEngine, workers: int = 1,
                  max_batch: int = 8, linger_s: float = 0.002) -> None:
-        self._engine = first = make_engine()
+        self._engine = first = engine
         self.workers = max(1, workers)
         self.input_name = first.input_name
         self.input_shape = first.input_shape
         self.output_names = first.output_names
+        self._output_index = {n: i for i, n in enumerate(self.output_names)}
         self.size_inputs: list[str] = list(getattr(first, "size_inputs", []))
         self.linger_s = linger_s
         if max_batch == AUTO:
@@ -195,14 +196,13 @@ class BatchingEngine:
         self._queue.put(request)
         return request.answer.result()
 
-    def _take(self, timeout: float | None) -> _Request | None:
+    def _take(self) -> _Request | None:
+        """The next request: one held back for its shape first, else the
+        queue's oldest (waiting for one); None to stop."""
         with self._lock:
             if self._held:
                 return self._held.pop(0)
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        return self._queue.get()
 
     def _gather(self, first: _Request) -> list[_Request]:
         """``first`` and other waiting requests of its shape, up to max_batch,
@@ -233,7 +233,7 @@ class BatchingEngine:
     def _work(self) -> None:
         engine = self._engine
         while True:
-            first = self._take(None)
+            first = self._take()
             if first is None:
                 self._queue.put(None)
                 return
@@ -256,15 +256,15 @@ class BatchingEngine:
 
     def _infer(self, engine: InferenceEngine, batch: list[_Request]) -> list[list[np.ndarray]]:
         names = batch[0].names
-        self.batches += 1
-        self.inputs += len(batch)
+        with self._lock:
+            self.batches += 1
+            self.inputs += len(batch)
         if len(batch) == 1:
             return [engine.run(names, batch[0].feeds)]
         feeds = {n: np.concatenate([r.feeds[n] for r in batch]) for n in batch[0].feeds}
         outputs = engine.run(names, feeds)
         assert self.splits is not None
-        index = {n: i for i, n in enumerate(self.output_names)}
-        parts = [self.splits[index[n]](out, len(batch))
+        parts = [self.splits[self._output_index[n]](out, len(batch))
                  for n, out in zip(names, outputs, strict=True)]
         return [[p[i] for p in parts] for i in range(len(batch))]
 
@@ -325,7 +325,7 @@ class DetectorPool:
             return KServeEngine(config.remote_url, config.remote_binary,
                                 config.remote_timeout_s, config.remote_ca_file)
         threads = max(1, config.threads // self.workers)
-        return BatchingEngine(lambda: OnnxEngine(model, threads, config.providers),
+        return BatchingEngine(OnnxEngine(model, threads, config.providers),
                               self.workers, self.max_batch, self.linger_s)
 
     def describe(self) -> str:

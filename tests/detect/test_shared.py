@@ -97,7 +97,7 @@ def test_pooled_detections_are_a_cameras_own():
 
 def test_a_model_batched_on_the_first_axis_splits_back(tmp_path):
     model = reduce_model(tmp_path / "rows.onnx", [2, 3])
-    engine = BatchingEngine(lambda: OnnxEngine(model, 1), max_batch=4, linger_s=0.05)
+    engine = BatchingEngine(OnnxEngine(model, 1), max_batch=4, linger_s=0.05)
     try:
         assert engine.splits == [shared._first_axis]
         inputs = [np.full((1, 3, 8, 8), v, np.float32) for v in (1.0, 2.0, 3.0, 4.0)]
@@ -111,7 +111,7 @@ def test_a_model_batched_on_the_first_axis_splits_back(tmp_path):
 
 def test_a_model_that_mixes_the_batch_runs_one_input_at_a_time(tmp_path):
     model = reduce_model(tmp_path / "mixed.onnx", [0, 2, 3])
-    engine = BatchingEngine(lambda: OnnxEngine(model, 1), max_batch=4, linger_s=0.05)
+    engine = BatchingEngine(OnnxEngine(model, 1), max_batch=4, linger_s=0.05)
     try:
         assert engine.splits is None and engine.max_batch == 1
         answers = run_at_once(engine, [np.full((1, 3, 8, 8), v, np.float32) for v in (1.0, 5.0)])
@@ -123,7 +123,7 @@ def test_a_model_that_mixes_the_batch_runs_one_input_at_a_time(tmp_path):
 
 def test_a_failed_inference_reaches_every_waiting_camera(tmp_path):
     model = reduce_model(tmp_path / "rows.onnx", [2, 3])
-    engine = BatchingEngine(lambda: OnnxEngine(model, 1), max_batch=4)
+    engine = BatchingEngine(OnnxEngine(model, 1), max_batch=4)
     try:
         wrong = np.zeros((1, 3, 5, 5), np.float32)  # the model takes 8x8 only
         with pytest.raises(InferenceError):
@@ -136,7 +136,7 @@ def test_a_failed_inference_reaches_every_waiting_camera(tmp_path):
 
 
 def test_the_bundled_model_batches_once_its_reshape_is_undone():
-    engine = BatchingEngine(lambda: OnnxEngine(DEFAULT_MODEL, 1), max_batch=2)
+    engine = BatchingEngine(OnnxEngine(DEFAULT_MODEL, 1), max_batch=2)
     try:
         # [1, C, B*anchors] transposed: the TensorFlow graph's reshape for one image
         assert engine.splits == [shared._channels_flat] * 6
@@ -160,7 +160,7 @@ def test_same_model_same_engine_other_model_another(tmp_path):
 
 def test_on_the_cpu_auto_means_no_batching(tmp_path):
     model = reduce_model(tmp_path / "rows.onnx", [2, 3])
-    engine = BatchingEngine(lambda: OnnxEngine(model, 1), max_batch=shared.AUTO)
+    engine = BatchingEngine(OnnxEngine(model, 1), max_batch=shared.AUTO)
     try:
         assert engine.max_batch == 1 and "no batching" in engine.where
     finally:
@@ -169,7 +169,7 @@ def test_on_the_cpu_auto_means_no_batching(tmp_path):
 
 def test_an_idle_worker_takes_a_request_rather_than_it_joining_a_batch(tmp_path):
     model = reduce_model(tmp_path / "rows.onnx", [2, 3])
-    engine = BatchingEngine(lambda: OnnxEngine(model, 1), workers=2, max_batch=4,
+    engine = BatchingEngine(OnnxEngine(model, 1), workers=2, max_batch=4,
                             linger_s=0.05)
     try:
         answers = run_at_once(engine, [np.full((1, 3, 8, 8), v, np.float32) for v in (1, 2)])
