@@ -239,16 +239,10 @@ def _site_account(service):
 
 def _start_site_web(service, settings, account, host: str | None, port: int | None):
     from occusense.fleet.web import SiteWeb
-    from occusense.web.server import WebServer
 
     listen = (host or settings.web.host, settings.web.port if port is None else port)
-    try:
-        web = WebServer(SiteWeb(service, settings, account).app, *listen)
-    except (OSError, OccusenseError) as exc:  # the cameras count on without it
-        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
-        return None
-    err.print(f"web GUI: {web.url}")
-    return web
+    first = "" if account.users.activated else " (first start: activate the site there)"
+    return _serve_web(lambda: SiteWeb(service, settings, account).app, *listen, first)
 
 
 def _start_time(text: str | None) -> float:
@@ -266,15 +260,22 @@ def _start_time(text: str | None) -> float:
 
 def _start_web(state, host: str, port: int):
     from occusense.web.app import create_app
+
+    first = "" if state.config.users.activated else " (first start: activate it there)"
+    return _serve_web(lambda: create_app(state), host, port, first)
+
+
+def _serve_web(make_app: Callable[[], Any], host: str, port: int, note: str):
+    """The web GUI on ``host:port``, or None and the reason on the console
+    (the sensor or the site counts on without it)."""
     from occusense.web.server import WebServer
 
     try:
-        web = WebServer(create_app(state), host, port)
-    except OSError as exc:
+        web = WebServer(make_app(), host, port)
+    except (OSError, OccusenseError) as exc:
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None
-    first = "" if state.config.users.activated else " (first start: activate it there)"
-    err.print(f"web GUI: {web.url}{first}")
+    err.print(f"web GUI: {web.url}{note}")
     return web
 
 
