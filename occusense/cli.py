@@ -124,7 +124,7 @@ def _run_sensor(
 ) -> None:
     """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
-    from occusense.sources import open_source
+    from occusense.sources import open_source, redact
     from occusense.transports.local import local_sinks
     from occusense.web.state import SensorState
 
@@ -144,9 +144,9 @@ def _run_sensor(
     state = SensorState(cfg, saved_to)
     host, port = listen or (cfg.web.host, cfg.web.port)
     web = _start_web(state, host, port) if cfg.web.enabled and not no_web else None
-    err.print(
-        f"occusense: {uri} ({src.width}x{src.height} @ {src.fps:.1f} fps) -> {jsonl or 'console'}"
-    )
+    size = (f"{src.width}x{src.height} @ {src.fps:.1f} fps" if src.width
+             else "waiting for the camera")
+    err.print(f"occusense: {redact(uri)} ({size}) -> {jsonl or 'console'}")
     runner = SensorRunner(state, src, start, sinks)
     began = time.perf_counter()
     try:
@@ -333,7 +333,7 @@ def test_connection(
     if not has_recipients(cfg):
         raise _fail("no MQTT or HTTP recipient is configured")
     try:
-        dispatcher = Dispatcher(cfg)
+        dispatcher = Dispatcher(cfg, client_suffix="-test")
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     results = dispatcher.test()

@@ -61,7 +61,7 @@ class StageTimes:
     by_feature: dict[str, int] = field(default_factory=dict)
 
 
-def _detector_for(config: DeviceConfig, width: int, height: int,
+def detector_for(config: DeviceConfig, width: int, height: int,
                   pool: DetectorPool | None = None) -> Detector:
     """One core per inference: the pipeline runs ``detector.threads``
     inferences at once (:func:`detect_ahead`). With a ``pool`` the network
@@ -138,7 +138,7 @@ class PeopleFinder:
         pool: DetectorPool | None = None,
     ) -> None:
         self._owns_detector = detector is None
-        self.detector = detector or _detector_for(config, width, height, pool)
+        self.detector = detector or detector_for(config, width, height, pool)
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride

@@ -17,9 +17,13 @@ from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
+
+from occusense.config.io import config_to_dict, load_config, parse_config, save_config
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
-from occusense.pipeline import Pipeline, Sink, drive
+from occusense.errors import ConfigError, OccusenseError
+from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
@@ -32,10 +36,18 @@ from occusense.transports.dispatcher import (
 from occusense.transports.homeassistant import HomeAssistantPublisher
 from occusense.transports.location import LocationServer
 from occusense.transports.lorawan.link import LoRaWANLink
+from occusense.transports.mqtt import CAMERA_LOST, ONLINE, MqttConnections
 from occusense.web.overlay import render
 from occusense.web.state import TOTAL_KEYS, SensorState
 
 log = logging.getLogger(__name__)
+
+GOOD = "config.good.yaml"  # in the state directory: the last configuration that started
+
+
+def _detector_settings(config: DeviceConfig) -> tuple:
+    """What the detector is built from."""
+    return (config.detector, config.mounting, config.general.recognition_scheme)
 
 
 def region_labels(config: DeviceConfig) -> list[str]:
@@ -98,6 +110,99 @@ class SensorRunner:
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
         self.home_assistant: HomeAssistantPublisher | None = None
+        self._good: DeviceConfig | None = None  # the last configuration that started
+        state.startable = self.check_startable
+        # broker connections outlive pipelines (one connection per client id)
+        self.mqtt = MqttConnections()
+        # each recipient's delivered / dropped reports under earlier pipelines
+        # (a config change must not reset the /metrics counters)
+        self._delivered_before: dict[str, tuple[int, int]] = {}
+        if hasattr(source, "on_status"):
+            source.on_status = self._source_status
+            self._source_status(getattr(source, "up", True), getattr(source, "problem", ""))
+
+    def _source_status(self, up: bool, problem: str) -> None:
+        """A live camera lost or back: said where receivers look (the MQTT
+        status topics, Home Assistant's availability, the API and /metrics);
+        no report is made up while it is lost."""
+        self.state.source_up, self.state.source_problem = up, problem
+        self.mqtt.set_status(ONLINE if up else CAMERA_LOST)
+        publisher = self.home_assistant
+        if publisher is not None:
+            publisher.set_available(up)
+
+    def check_startable(self, new: DeviceConfig, current: DeviceConfig) -> None:
+        """Refuse (ConfigError naming the field) a configuration whose
+        detector cannot be built or run here: a model file that is not a
+        model, an execution provider not installed, an inference server that
+        does not answer. Checked before it is saved, so a bad value never
+        reaches the running sensor or its saved file."""
+        if _detector_settings(new) == _detector_settings(current):
+            return
+        width, height = self.source.width, self.source.height
+        try:
+            detector = detector_for(new, width, height, self.pool)
+        except OccusenseError as exc:
+            raise ConfigError(f"{exc} (the running detector stays)") from None
+        try:
+            detector.detect(np.zeros((height, width, 3), np.uint8))
+            if getattr(detector, "failures", 0):
+                raise ConfigError("detector: the model does not run on a frame "
+                                  "(the running detector stays)")
+        except OccusenseError as exc:
+            raise ConfigError(f"detector: {exc} (the running detector stays)") from None
+        finally:
+            close = getattr(detector, "close", None)
+            if close is not None:
+                close()
+
+    def _start_pipeline(self, ts: float) -> Pipeline:
+        """The pipeline of ``state.config``; when that configuration cannot
+        start (it was saved before this version checked it, or the world
+        changed: a model file removed, a port taken), the last one that did
+        is run instead, saved and reported, and the sensor stays up."""
+        try:
+            pipeline = self._build(ts)
+        except (OccusenseError, OSError) as exc:
+            good = self._last_good()
+            if good is None:
+                raise
+            why = (f"the configuration could not start ({exc}); running the last one "
+                   f"that did, saved {time.strftime('%Y-%m-%d %H:%M')}")
+            log.error("%s", why)
+            self.state.fall_back(good, why)
+            pipeline = self._build(ts)
+        self._remember_good(self.state.config)
+        return pipeline
+
+    def _last_good(self) -> DeviceConfig | None:
+        """The last configuration that started, with the account and privacy
+        mode in force now; None if there is none or it is what failed."""
+        current = self.state.config
+        good = self._good
+        path = Path(current.state_dir) / GOOD
+        if good is None and path.is_file():
+            try:
+                good = load_config(path)
+            except OccusenseError as exc:
+                log.warning("%s is unreadable (%s)", path, exc)
+        if good is None:
+            return None
+        data = config_to_dict(good, include_secrets=True)
+        now = config_to_dict(current, include_secrets=True)
+        data["users"], data["privacy_mode"] = now["users"], now["privacy_mode"]
+        data["state_dir"] = now["state_dir"]
+        fallback = parse_config(data, str(path))
+        return None if fallback == current else fallback
+
+    def _remember_good(self, config: DeviceConfig) -> None:
+        if config == self._good:
+            return
+        self._good = config
+        try:
+            save_config(config, Path(config.state_dir) / GOOD)
+        except OSError as exc:
+            log.warning("the configuration that started is not saved as the fallback: %s", exc)
 
     def _build(self, start_ts: float) -> Pipeline:
         self._close_transports()
@@ -118,9 +223,11 @@ class SensorRunner:
         describe = getattr(pipeline.finder.detector, "describe", None)
         self.state.detector = describe() if describe else pipeline.finder.detector.name
         if has_recipients(config):
-            self.dispatcher = Dispatcher(config, Path(config.state_dir) / "outbox.sqlite")
+            self.dispatcher = Dispatcher(config, Path(config.state_dir) / "outbox.sqlite",
+                                         self.mqtt)
             pipeline.sinks.append(DispatcherSink(self.dispatcher, pipeline.snapshot))
             log.info("reports also go to: %s", ", ".join(self.dispatcher.recipients()))
+        self.mqtt.keep(self.dispatcher.connections if self.dispatcher else [])
         d2d = config.d2d
         if d2d.enabled and config.region_counting.enabled:
             sender = UdpD2DSender(d2d.key_bytes, d2d.udp_host,
@@ -131,6 +238,7 @@ class SensorRunner:
             serial = device_info(config.device)["device_sn"]
             self.home_assistant = HomeAssistantPublisher(
                 config.home_assistant, config, self._region_labels, serial)
+            self.home_assistant.available = self.state.source_up
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
@@ -168,6 +276,7 @@ class SensorRunner:
         finally:
             frames.close()
             self._close_transports()
+            self.mqtt.close()  # "offline" on every status topic
             if self.lorawan is not None:
                 self.lorawan.close()
                 self.lorawan = None
@@ -191,7 +300,7 @@ class SensorRunner:
             old.finish()
             self._earlier = (self._earlier[0] + old.times.detect,
                              self._earlier[1] + old.times.reports_sent)
-        self.pipeline = self._build(ts)
+        self.pipeline = self._start_pipeline(ts)
         if old is not None:
             _carry_line_totals(old, self.pipeline)
 
@@ -269,7 +378,17 @@ class SensorRunner:
                 self.d2d[1].send(event.command)
                 log.info("D2D %s: sent command %s", event.state, event.command.hex())
         if self.dispatcher is not None and frame.index % 10 == 0:
-            self.state.transport_status = [vars(s) for s in self.dispatcher.status()]
+            self.state.transport_status = self._recipient_status()
+
+    def _recipient_status(self) -> list[dict]:
+        """Each recipient's status, its counts since the sensor started."""
+        assert self.dispatcher is not None
+        out = []
+        for status in self.dispatcher.status():
+            delivered, dropped = self._delivered_before.get(status.name, (0, 0))
+            out.append(vars(status) | {"delivered": status.delivered + delivered,
+                                       "dropped": status.dropped + dropped})
+        return out
 
     def _close_transports(self) -> None:
         if self.home_assistant is not None:
@@ -280,6 +399,9 @@ class SensorRunner:
             self.d2d = None
         if self.dispatcher is not None:
             self.dispatcher.close(drain_s=SHUTDOWN_S)
+            for status in self._recipient_status():
+                self._delivered_before[status["name"]] = (status["delivered"],
+                                                          status["dropped"])
             self.dispatcher = None
         if self.location is not None:
             self.location.close()

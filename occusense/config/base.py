@@ -8,6 +8,7 @@ change of camera resolution; the analytics turn them into pixels.
 from __future__ import annotations
 
 import itertools
+import re
 import typing
 from functools import cache
 from typing import Annotated, Any
@@ -34,6 +35,31 @@ class StrictModel(BaseModel):
             if not _allows_bool(annotation):
                 raise ValueError(f"true/false is not valid here, got {value!r}")
         return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """No NUL or other control character in a text: they cut strings short
+        in C libraries (a host name, a topic) and corrupt logs and files."""
+        for text in _texts(value):
+            bad = CONTROL.search(text)
+            if bad:
+                raise ValueError(f"control character U+{ord(bad.group()):04X} is not allowed "
+                                 f"in a text setting")
+        return value
+
+
+# C0 controls and DEL, but tab and line breaks (a PEM, a multi-line note)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings of a value, or of a list of values."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 def _holds_bool(value: Any) -> bool:

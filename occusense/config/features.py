@@ -45,13 +45,21 @@ class AlarmTrigger(StrEnum):
 class Region(StrictModel):
     """A polygon detection region, numbered by its place in the list (1..16)."""
 
-    name: str = ""
+    name: str = Field("", max_length=64, description="left out = \"region N\"")
     points: list[RelPoint]
 
     @field_validator("points")
     @classmethod
     def _polygon(cls, points: list[RelPoint]) -> list[RelPoint]:
         return check_simple_polygon(points, "region")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        """A name given is shown in the GUI and sent to Home Assistant: not blank."""
+        if not name.strip():
+            raise ValueError("a region's name cannot be blank; leave it out to get \"region N\"")
+        return name.strip()
 
 
 class DwellSettings(StrictModel):
@@ -98,6 +106,15 @@ class RegionCounting(StrictModel):
     @classmethod
     def _at_most_16(cls, regions: object) -> object:
         return check_polygon_list(regions, MAX_REGIONS, "regions")
+
+    @field_validator("regions")
+    @classmethod
+    def _numbered(cls, regions: list[Region]) -> list[Region]:
+        """A region drawn without a name is called by its number."""
+        for number, region in enumerate(regions, 1):
+            if "name" not in region.model_fields_set:
+                region.name = f"region {number}"
+        return regions
 
 
 class DetectionLine(StrictModel):

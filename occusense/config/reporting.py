@@ -71,8 +71,11 @@ class MqttSettings(StrictModel):
     client_id: str = ""
     username: str = ""
     password: SecretStr = SecretStr("")
-    topic: str = "occusense/reports"
+    topic: str = Field("occusense/reports", min_length=1)
     qos: int = Field(0, ge=0, le=2)
+    status_topic: str = Field(
+        "", description="retained online / camera lost / offline (the last will); "
+                        "empty = <topic>/status")
     certificate_type: CertificateType = CertificateType.ca_signed
     ca_file: str = ""
     client_cert_file: str = ""

@@ -32,16 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from occusense.config.device import PrivacyMode
-from occusense.config.io import config_to_dict, save_config
+from occusense.config.io import config_to_dict, load_config, save_config
 from occusense.config.model import DeviceConfig
 from occusense.config.running import running_config
 from occusense.detect.shared import DetectorPool
-from occusense.errors import OccusenseError
+from occusense.errors import ConfigError, OccusenseError
 from occusense.files import StateLock, write_atomic
 from occusense.fleet.site import MAX_CAMERAS, SiteFolder, check_id
 from occusense.pipeline import Sink
 from occusense.runner import SensorRunner
-from occusense.sources import open_source
+from occusense.sources import open_source, redact
 from occusense.transports.local import local_sinks
 from occusense.web.state import SensorState
 
@@ -65,6 +65,7 @@ class Camera:
     sinks: list[Sink] = field(default_factory=list)
     error: str = ""
     failed_at: float = 0.0
+    failed_version: int = -1  # its settings' version when it failed
     resolution: str = ""
 
     @property
@@ -76,8 +77,16 @@ class Camera:
         if self.error:
             return "failed"
         if self.running:
-            return "running"
+            return "running" if self.state is None or self.state.source_up else "camera lost"
         return "ended" if self.thread is not None else "starting"
+
+
+def _saved_privacy(seed: DeviceConfig) -> PrivacyMode | None:
+    """The privacy mode the camera last ran in (its saved configuration)."""
+    try:
+        return load_config(Path(seed.state_dir) / "config.yaml").privacy_mode
+    except (OccusenseError, OSError):
+        return None
 
 
 def file_digest(path: Path) -> str:
@@ -129,10 +138,16 @@ class FleetService:
                     self.cameras[camera] = self._start(Camera(camera, path))
                 elif known.digest != file_digest(path):
                     self._apply_file(known)
-                elif known.error and time.monotonic() - known.failed_at > RETRY_S:
+                elif known.error and (time.monotonic() - known.failed_at > RETRY_S
+                                      or self._settings_changed(known)):
                     self._restart(known)
         if self.on_change is not None:
             self.on_change()
+
+    @staticmethod
+    def _settings_changed(camera: Camera) -> bool:
+        """A failed camera's settings were changed (over the API) since it failed."""
+        return camera.state is not None and camera.state.version != camera.failed_version
 
     def _camera_files(self) -> dict[str, Path]:
         problems: list[str] = []
@@ -194,9 +209,14 @@ class FleetService:
         probe = path.with_name(f".{camera}.check{path.suffix}")
         try:
             write_atomic(probe, text)
-            self.site.camera_config(camera, probe)
+            config = self.site.camera_config(camera, probe)
         finally:
             probe.unlink(missing_ok=True)
+        known = self.cameras.get(camera)
+        running = known.state.config.privacy_mode if known and known.state else None
+        if running is not None and self._mode_for(config, running) is not running:
+            raise ConfigError(f"privacy_mode: camera {camera} runs in {running.value} privacy "
+                              "mode; only a factory reset changes it")
 
     # ------------------------------------------------------------- the cameras
     def _start(self, camera: Camera) -> Camera:
@@ -204,26 +224,31 @@ class FleetService:
         try:
             seed = self.site.camera_config(camera.id, camera.path)
             camera.lock = StateLock(seed.state_dir).acquire()
+            before = _saved_privacy(seed)
             config, saved_to = running_config(seed, camera.path)
-            config = self._private(config, saved_to)
+            config = self._private(config, saved_to, before)
             camera.state = SensorState(config, saved_to)
+            camera.state.privacy_fixed = True  # the site's, or Blur once a camera had it
             camera.sinks = list(local_sinks(config.output, console=self.console))
             source = open_source(config.source.uri, time.time(), config.source.realtime,
                                  max_backoff_s=config.source.reconnect_max_s,
                                  loop=self.loop_files)
         except OccusenseError as exc:
             return self._failed(camera, str(exc))
-        camera.resolution = f"{source.width}x{source.height} @ {source.fps:.1f} fps"
+        camera.resolution = (f"{source.width}x{source.height} @ {source.fps:.1f} fps"
+                             if source.width else "")
         camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool)
         camera.thread = threading.Thread(target=self._run, args=(camera,), daemon=True,
                                          name=f"camera {camera.id}")
         camera.thread.start()
-        log.info("camera %s: %s (%s)", camera.id, config.source.uri, camera.resolution)
+        log.info("camera %s: %s (%s)", camera.id, redact(config.source.uri),
+                 camera.resolution or "waiting for the camera")
         return camera
 
     def _failed(self, camera: Camera, error: str) -> Camera:
         log.error("camera %s: %s", camera.id, error)
         camera.error, camera.failed_at = error, time.monotonic()
+        camera.failed_version = camera.state.version if camera.state is not None else -1
         for sink in camera.sinks:
             sink.close()
         if camera.lock is not None:
@@ -238,6 +263,7 @@ class FleetService:
         except Exception as exc:  # one camera's failure must not end the service
             log.exception("camera %s stopped", camera.id)
             camera.error, camera.failed_at = f"stopped: {exc}", time.monotonic()
+            camera.failed_version = camera.state.version if camera.state is not None else -1
         finally:
             for sink in camera.sinks:
                 sink.close()
@@ -262,12 +288,24 @@ class FleetService:
             # the camera runs on with what it had; the file is read again when it changes
             log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
             return
+        config = self._private(config, saved_to, camera.state.config.privacy_mode)
+        if config.privacy_mode is not camera.state.config.privacy_mode:
+            log.error("camera %s: its edited file is not applied: privacy_mode: it is %s; only "
+                      "a factory reset changes it", camera.id, camera.state.config.privacy_mode)
+            save_config(camera.state.config, saved_to)
+            return
         if config.source != camera.state.config.source or (
                 config.state_dir != camera.state.config.state_dir):
             log.info("camera %s: a new source: reopening it", camera.id)
             self._restart(camera)
             return
-        camera.state.apply(config_to_dict(config, include_secrets=True), f"cameras/{camera.id}")
+        try:
+            camera.state.apply(config_to_dict(config, include_secrets=True),
+                               f"cameras/{camera.id}", trusted=True)
+        except OccusenseError as exc:
+            log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
+            save_config(camera.state.config, saved_to)
+            return
         log.info("camera %s: its edited file is applied", camera.id)
 
     def set_privacy(self, mode: PrivacyMode) -> None:
@@ -281,17 +319,22 @@ class FleetService:
                 if wanted is not state.config.privacy_mode:
                     data = config_to_dict(state.config, include_secrets=True)
                     data["privacy_mode"] = wanted.value
-                    state.apply(data, "the site's privacy mode")
+                    state.apply(data, "the site's privacy mode", privacy_change=True,
+                                trusted=True)
 
-    def _mode_for(self, config: DeviceConfig) -> PrivacyMode:
-        """Blur when the site or the camera's own file says Blur."""
-        if PrivacyMode.blur in (self.privacy, config.privacy_mode):
+    def _mode_for(self, config: DeviceConfig, before: PrivacyMode | None = None) -> PrivacyMode:
+        """Blur when the site or the camera's own file says Blur, or when the
+        camera ran in Blur before (P5: only a factory reset brings Normal back)."""
+        if PrivacyMode.blur in (self.privacy, config.privacy_mode, before):
             return PrivacyMode.blur
         return config.privacy_mode
 
-    def _private(self, config: DeviceConfig, saved_to: Path) -> DeviceConfig:
+    def _private(self, config: DeviceConfig, saved_to: Path,
+                 before: PrivacyMode | None = None) -> DeviceConfig:
         """``config`` in the site's privacy mode (saved as the running one)."""
-        mode = self._mode_for(config)
+        mode = self._mode_for(config, before)
+        if before is PrivacyMode.blur and config.privacy_mode is not mode:
+            log.warning("%s: privacy_mode stays blur: only a factory reset changes it", saved_to)
         if mode is config.privacy_mode:
             return config
         changed = config.model_copy(update={"privacy_mode": mode})

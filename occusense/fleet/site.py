@@ -133,10 +133,18 @@ class SiteFolder:
         return out
 
 
+# names the site folder uses itself: state/site is the site account's folder,
+# cameras/removed/ holds the files of removed cameras
+RESERVED_IDS = frozenset({"site", "removed"})
+
+
 def check_id(camera: str) -> str:
     if not CAMERA_ID.match(camera):
         raise ConfigError(f"camera id {camera!r}: use 1-32 lower-case letters, digits, - or _, "
                           "starting with a letter or digit")
+    if camera in RESERVED_IDS:
+        raise ConfigError(f"camera id {camera!r} is the site's own folder name; "
+                          f"choose another (not {', '.join(sorted(RESERVED_IDS))})")
     return camera
 
 

@@ -77,6 +77,10 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
     state = camera.state
     out: dict[str, Any] = {"id": camera.id, "status": camera.status, "error": camera.error,
                            "file": camera.path.name, "resolution": camera.resolution}
+    source = camera.runner.source if camera.runner is not None else None
+    if source is not None:  # a live camera's size is known from its first frame
+        out["resolution"] = (f"{source.width}x{source.height} @ {source.fps:.1f} fps"
+                             if source.width else "waiting for the camera")
     if state is None:
         return out | {"name": camera.id}
     run, view = state.run, state.snapshot()
@@ -96,6 +100,8 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
         "delivery": delivery_state(recipients),
         "delivery_detail": delivery_detail(recipients),
         "privacy_mode": state.config.privacy_mode.value,
+        "source_problem": state.source_problem,
+        "notice": state.notice,
     }
 
 

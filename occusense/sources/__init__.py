@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from occusense.errors import SourceError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+STREAM_TIMEOUT_MS = 10_000
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://")
 
 
@@ -47,6 +48,9 @@ class FrameSource:
 
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
+
+    def stop(self) -> None:
+        """Ask :meth:`frames` to end soon, from another thread."""
 
     def close(self) -> None:
         """Release the device or file."""
@@ -134,6 +138,13 @@ class ImageFolderSource(FrameSource):
 class LiveSource(FrameSource):
     """A webcam index or a stream URL; reconnects with back-off, never ends.
 
+    A camera that is down when the sensor starts is no error: buildings'
+    cameras often boot after the server. It is tried with the same back-off
+    as a stream that dropped (0.5 s doubling to ``max_backoff_s``); the
+    frame size is known from the first frame. Each outage is logged once
+    when it starts and once when it ends, and told to ``on_status`` (the
+    sensor says "camera lost" where receivers look; it makes up no counts).
+
     Args:
         target: webcam index (int) or URL.
         max_backoff_s: the longest wait between reconnection attempts.
@@ -153,27 +164,72 @@ class LiveSource(FrameSource):
         self.max_backoff_s = max_backoff_s
         self.stop_after_failures = stop_after_failures
         self.reconnects = 0
+        self.up = False
+        self.problem = ""
+        self.down_since: float | None = None
+        self.on_status: Callable[[bool, str], None] | None = None
+        self._stopping = threading.Event()
+        self._pending: np.ndarray | None = None
         self._cap = self._open()
         if self._cap is None:
-            raise SourceError(f"cannot open live source {_redact(target)!r}")
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 0 < fps < 1000 else 25.0
+            self._lost("cannot be opened")
+            return
         ok, image = self._cap.read()
         if not ok:
-            raise SourceError(f"live source {_redact(target)!r} opened but sent no frame")
-        self._pending: np.ndarray | None = image
-        self.height, self.width = image.shape[:2]
+            self._cap.release()
+            self._cap = None
+            self._lost("opened but sent no frame")
+            return
+        self._pending = image
+        self._found(image)
+
+    @property
+    def name(self) -> str:
+        return redact(self.target)
 
     def _open(self) -> cv2.VideoCapture | None:
-        cap = cv2.VideoCapture(self.target)
+        if isinstance(self.target, str):
+            # a stream that stalls for this long is lost (FFmpeg's default waits 30 s)
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+        else:
+            cap = cv2.VideoCapture(self.target)
         if cap.isOpened():
             return cap
         cap.release()
         return None
 
+    def _found(self, image: np.ndarray) -> None:
+        """The camera delivers: its size and rate; the end of an outage."""
+        self.height, self.width = image.shape[:2]
+        fps = self._cap.get(cv2.CAP_PROP_FPS) if self._cap is not None else 0
+        self.fps = fps if 0 < fps < 1000 else 25.0
+        if self.down_since is not None:
+            log.info("camera %s is back after %.0f s of outage", self.name,
+                     time.time() - self.down_since)
+        self.up, self.problem, self.down_since = True, "", None
+        self._tell()
+
+    def _lost(self, why: str) -> None:
+        """The start of an outage (logged once, however long it lasts)."""
+        if self.down_since is not None:
+            return
+        self.up, self.problem, self.down_since = False, why, time.time()
+        log.warning("camera %s lost: %s; reconnecting with back-off (up to every %.0f s)",
+                    self.name, why, self.max_backoff_s)
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.on_status is not None:
+            try:
+                self.on_status(self.up, self.problem)
+            except Exception:  # a receiver's failure must not stop the camera
+                log.exception("camera status")
+
     def frames(self) -> Iterator[Frame]:
         index = 0
-        while True:
+        while not self._stopping.is_set():
             if self._pending is not None:
                 ok, image, self._pending = True, self._pending, None
             elif self._cap is not None:
@@ -190,21 +246,34 @@ class LiveSource(FrameSource):
     def _reconnect(self) -> bool:
         if self._cap is not None:
             self._cap.release()
+            self._lost("the stream stopped")
         self._cap, delay, failures = None, 0.5, 0
-        while self._cap is None:
-            log.warning("source %s lost; reconnecting in %.1f s", _redact(self.target), delay)
-            time.sleep(delay)
-            self._cap = self._open()
+        while not self._stopping.is_set():
+            if self._stopping.wait(delay):
+                return False
+            cap = self._open()
+            ok, image = cap.read() if cap is not None else (False, None)
+            if ok and image is not None:
+                self._cap, self._pending = cap, image
+                self.reconnects += 1
+                self._found(image)
+                return True
+            if cap is not None:
+                cap.release()
             failures += 1
-            if self._cap is None and self.stop_after_failures is not None:
-                if failures >= self.stop_after_failures:
-                    return False
+            log.debug("camera %s: attempt %d failed; next in %.1f s", self.name, failures,
+                      min(delay * 2, self.max_backoff_s))
+            if self.stop_after_failures is not None and failures >= self.stop_after_failures:
+                return False
             delay = min(delay * 2, self.max_backoff_s)
-        self.reconnects += 1
-        log.info("source %s reconnected", _redact(self.target))
-        return True
+        return False
+
+    def stop(self) -> None:
+        """End :meth:`frames` soon (from another thread), a back-off wait included."""
+        self._stopping.set()
 
     def close(self) -> None:
+        self._stopping.set()
         if self._cap is not None:
             self._cap.release()
 
@@ -266,6 +335,7 @@ class Prefetcher:
         """End the iteration now (from another thread): the consumer waiting
         for a frame gets the end instead, even while a live source reconnects."""
         self._stop.set()
+        self.source.stop()
         try:
             while True:
                 self._queue.get_nowait()
@@ -275,11 +345,12 @@ class Prefetcher:
 
     def close(self) -> None:
         self._stop.set()
+        self.source.stop()
         self._thread.join(timeout=5)
         self.source.close()
 
 
-def _redact(target: int | str) -> str:
+def redact(target: int | str) -> str:
     """A URL without its password, for logs."""
     text = str(target)
     if "@" in text and "://" in text:

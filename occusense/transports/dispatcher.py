@@ -28,7 +28,7 @@ from occusense.config.reporting import ReportSettings
 from occusense.errors import TransportError
 from occusense.reports.reporter import Report
 from occusense.transports.http import HttpSender
-from occusense.transports.mqtt import MqttConnection, MqttSender, connection_key
+from occusense.transports.mqtt import MqttConnection, MqttConnections, MqttSender
 from occusense.transports.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,22 @@ class Dispatcher:
     Args:
         config: the device configuration (protocols, recipients, privacy).
         store: the retransmission store's file.
+        connections: the sensor's broker connections, kept by their owner
+            across configurations (None: the dispatcher's own, closed with it).
+        client_suffix: appended to MQTT client ids (the connection test must
+            not take over the running sensor's connection).
     """
 
-    def __init__(self, config: DeviceConfig, store: str | Path = ":memory:") -> None:
+    def __init__(self, config: DeviceConfig, store: str | Path = ":memory:",
+                 connections: MqttConnections | None = None, client_suffix: str = "") -> None:
         self.retransmission = config.general.retransmission_enabled
         self.snapshots_allowed = config.privacy_mode.value == "normal"
         self.outbox = Outbox(store) if self.retransmission else None
-        self._connections: dict[tuple, MqttConnection] = {}
+        self._owns_connections = connections is None
+        self._pool = (connections if connections is not None
+                      else MqttConnections(report_status=not client_suffix))
+        self._suffix = client_suffix
+        self.connections: list[MqttConnection] = []
         self._routes: dict[str, list[_Route]] = {}
         self._by_name: dict[str, _Route] = {}
         self._wake: dict[str, threading.Event] = {}
@@ -117,10 +126,14 @@ class Dispatcher:
         routes = []
         if settings.protocol in (Proto.mqtt, Proto.mqtts) and settings.mqtt.host:
             tls = settings.protocol is Proto.mqtts
-            key = connection_key(settings.mqtt, tls)
-            if key not in self._connections:
-                self._connections[key] = MqttConnection(settings.mqtt, tls, client_id)
-            sender = MqttSender(self._connections[key], settings.mqtt.topic, settings.mqtt.qos)
+            mqtt = settings.mqtt
+            if self._suffix:
+                mqtt = mqtt.model_copy(update={"client_id": mqtt.client_id and
+                                               mqtt.client_id + self._suffix})
+            connection = self._pool.get(mqtt, tls, client_id + self._suffix)
+            if connection not in self.connections:
+                self.connections.append(connection)
+            sender = MqttSender(connection, settings.mqtt.topic, settings.mqtt.qos)
             routes.append(self._route(sender, False))
         elif settings.protocol is Proto.http:
             for recipient in settings.http:
@@ -247,8 +260,8 @@ class Dispatcher:
         with self._outbox_lock:
             for route in self._by_name.values():
                 route.sender.close()
-            for connection in self._connections.values():
-                connection.close(timeout_s=max(0.05, deadline - time.monotonic() - 0.05))
+            if self._owns_connections:
+                self._pool.close(timeout_s=max(0.05, deadline - time.monotonic() - 0.05))
             if self.outbox is not None:
                 self.outbox.close()
                 self.outbox = None

@@ -65,12 +65,16 @@ class HomeAssistantPublisher:
         }
         self._last: tuple[float, str] = (0.0, "")
         self._lock = threading.Lock()
+        self.available = True  # False while the camera is lost: HA greys the sensors out
+        self._down = threading.Event()  # set while not connected
+        self._down.set()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=f"occusense-ha-{self.node}")
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password.get_secret_value())
         self.client.will_set(self.availability, "offline", qos=1, retain=True)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *_: self._down.set()
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         self.client.connect_async(settings.host, settings.port, keepalive=60)
         self.client.loop_start()
@@ -111,10 +115,20 @@ class HomeAssistantPublisher:
             return
         for topic, config in self.discovery().items():
             client.publish(topic, json.dumps(config), qos=1, retain=True)
-        client.publish(self.availability, "online", qos=1, retain=True)
+        self._down.clear()
+        client.publish(self.availability, "online" if self.available else "offline",
+                       qos=1, retain=True)
         with self._lock:
             self._last = (0.0, "")  # send the state again after a reconnect
         log.info("Home Assistant discovery published for %d sensor(s)", len(self._sensors))
+
+    def set_available(self, available: bool) -> None:
+        """The camera delivers frames (online) or is lost (offline: HA shows
+        the sensors unavailable rather than a count nobody made)."""
+        if available != self.available:
+            self.available = available
+            self.client.publish(self.availability, "online" if available else "offline",
+                                qos=1, retain=True)
 
     def update(self, counts: dict[str, Any]) -> None:
         """The counts of a frame: published when changed, at most once a second."""
@@ -136,4 +150,7 @@ class HomeAssistantPublisher:
         except (RuntimeError, ValueError):
             pass  # not connected: the broker's will says offline
         self.client.disconnect()
+        # a clean disconnect before the next publisher (same client id) connects:
+        # a broker that drops a taken-over connection publishes its will
+        self._down.wait(timeout=timeout_s)
         stop_network_loop(self.client, timeout_s)

@@ -54,7 +54,7 @@ class SensorAccount:
         data["users"] = users
         if privacy_mode is not None:
             data["privacy_mode"] = privacy_mode
-        self.state.apply(data, origin)
+        self.state.apply(data, origin, privacy_change=privacy_mode is not None)
 
 
 class SiteAccount:

@@ -247,7 +247,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                 fields = {key: [str(v) for v in form.getlist(key)] for key in form.keys()}
                 model = DeviceConfig.model_fields[section].annotation
                 values = forms.parse(model, fields, section)  # type: ignore[arg-type]
-            state.edit(section, values)
+            # off the event loop: a new detector is tried before it is applied
+            await asyncio.to_thread(state.edit, section, values)
         except (ValueError, OccusenseError, KeyError) as exc:
             back_to = str(form.get("back", ""))
             error = f"{section}: {exc}"
@@ -367,6 +368,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             "frame": view.frame,
             "people": len(view.people),
             "recipients": state.transport_status,
+            "source": {"up": state.source_up, "problem": state.source_problem},
+            "notice": state.notice,
         }
 
     metrics_registry = metrics.registry_for(state)
@@ -412,7 +415,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         except DocumentError as exc:
             raise HTTPException(400, str(exc)) from None
         try:
-            state.edit(section, values)
+            await asyncio.to_thread(state.edit, section, values)
         except KeyError:
             raise HTTPException(404, f"no section {section!r}") from None
         except ConfigError as exc:
@@ -452,7 +455,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             raise HTTPException(404, "no MQTT or HTTP recipient is configured")
 
         def run() -> list[tuple[str, bool, str]]:
-            dispatcher = Dispatcher(state.config)
+            dispatcher = Dispatcher(state.config, client_suffix="-test")
             try:
                 return dispatcher.test()
             finally:
@@ -574,7 +577,7 @@ def _reset(state: SensorState, keep_users: bool, keep_network: bool) -> None:
     if keep_network:
         for key in ("web", "rtsp", "source"):
             fresh[key] = current[key]
-    state.apply(fresh, "factory reset")
+    state.apply(fresh, "factory reset", privacy_change=True)
 
 
 def _version() -> str:

@@ -17,6 +17,7 @@ waits on it and nothing is kept twice.
 | ``occusense_reports_dropped_total`` | counter (store full) | ``recipient`` |
 | ``occusense_outbox_depth`` | gauge (reports waiting) | ``recipient`` |
 | ``occusense_recipient_connected`` | gauge (1/0) | ``recipient`` |
+| ``occusense_source_up`` | gauge (1 while the camera delivers frames, 0 while lost) | |
 
 In a site (``occusense serve``) every sample also has the label ``camera``
 (the camera's id), and the shared detector pool adds
@@ -79,6 +80,8 @@ class SensorCollector:
                                   ("recipient",)),
             "connected": self._gauge("occusense_recipient_connected",
                                      "1 while the recipient is reachable", ("recipient",)),
+            "source": self._gauge("occusense_source_up",
+                                  "1 while the camera delivers frames, 0 while it is lost"),
         }
         for camera, state in self.sources():
             self._add(families, [camera] if self.first else [], state)
@@ -91,6 +94,7 @@ class SensorCollector:
         families["rate"].add_metric(first, round(run.frame_rate, 3))
         families["inference"].add_metric(first, run.inference_s)
         families["reports"].add_metric(first, run.reports)
+        families["source"].add_metric(first, 1.0 if state.source_up else 0.0)
         if "people" in counts:
             families["people"].add_metric([*first, "all"], counts["people"])
         for label, value in region_counts(counts).items():

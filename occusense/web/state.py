@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 from occusense.analytics.engine import FrameResult
 from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
+from occusense.config.guards import check_change
 from occusense.config.io import PLACEHOLDER
 from occusense.errors import ConfigError
 from occusense.files import private_dir
@@ -77,6 +79,15 @@ class SensorState:
         self._last_history = 0.0
         self.recording: Path | None = None
         self._writer: cv2.VideoWriter | None = None
+        # set by the running sensor: raises ConfigError when a new config
+        # cannot start (a model that does not load, an inference server down)
+        self.startable: Callable[[DeviceConfig, DeviceConfig], None] | None = None
+        # P5: the privacy mode is fixed once the sensor is activated (a site's
+        # cameras: always, the site chose it); None = when activated
+        self.privacy_fixed: bool | None = None
+        self.notice = ""  # what the operator must know (a fallback to an older config)
+        self.source_up = True  # False while a live camera is lost
+        self.source_problem = ""
 
     # the pipeline side -----------------------------------------------------
     def publish(
@@ -130,15 +141,41 @@ class SensorState:
             return self.live
 
     # the web side --------------------------------------------------------------
-    def apply(self, data: dict[str, Any], origin: str = "web") -> DeviceConfig:
-        """Validate a whole configuration, save it, and make it current."""
+    def apply(self, data: dict[str, Any], origin: str = "web", *,
+              privacy_change: bool = False, trusted: bool = False) -> DeviceConfig:
+        """Validate a whole configuration, check that it can start, save it,
+        and make it current; a configuration that breaks a rule or cannot
+        start raises :class:`ConfigError` and the running one stays.
+
+        Args:
+            privacy_change: the privacy mode may change (activation, a
+                factory reset); refused otherwise once it is fixed (P5).
+            trusted: the change comes from the config file itself, which
+                may place written files outside the state directory.
+        """
         config = parse_config(data, origin)
+        current = self.config
+        fixed = current.users.activated if self.privacy_fixed is None else self.privacy_fixed
+        check_change(current, config, privacy_fixed=fixed and not privacy_change,
+                     trusted=trusted)
+        if self.startable is not None:
+            self.startable(config, current)
         with self._lock:
             self.config = config
             self.version += 1
         if self.path is not None:
             save_config(config, self.path)
         return config
+
+    def fall_back(self, config: DeviceConfig, why: str) -> None:
+        """Make ``config`` (the last one that started) current again, saved,
+        because the newer one could not start; ``why`` is shown."""
+        with self._lock:
+            self.config = config
+            self.version += 1
+            self.notice = why
+        if self.path is not None:
+            save_config(config, self.path)
 
     def edit(self, section: str, values: dict[str, Any]) -> DeviceConfig:
         """Replace one top-level section (validated with the whole config)."""

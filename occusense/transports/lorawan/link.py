@@ -38,10 +38,16 @@ class LoRaWANLink:
         except OccusenseError as exc:
             log.warning("LoRaWAN downlink %s rejected: %s", payload.hex(), exc)
             return
+        before = self.settings
+        self.settings = result.config.lorawan  # our own change: no restart of the link
+        try:
+            self.state.apply(config_to_dict(result.config, include_secrets=True), "downlink")
+        except OccusenseError as exc:  # valid bytes, but a change the sensor refuses
+            self.settings = before
+            log.warning("LoRaWAN downlink %s rejected: %s", payload.hex(), exc)
+            return
         for note in result.notes:
             log.info("LoRaWAN downlink: %s", note)
-        self.settings = result.config.lorawan  # our own change: no restart of the link
-        self.state.apply(config_to_dict(result.config, include_secrets=True), "downlink")
         self.applied.append({"payload": payload.hex(), "commands": result.commands})
         log.info("LoRaWAN downlink %s applied: %s", payload.hex(), result.commands)
         if result.rejoin:

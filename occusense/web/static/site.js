@@ -16,7 +16,7 @@ async function refresh() {
       if (!card) { location.reload(); return; }  // a camera was added
       const counts = camera.counts || {};
       show(card, 'status', camera.status);
-      card.querySelector('[data-field="status"]').className = `badge ${camera.status}`;
+      card.querySelector('[data-field="status"]').className = `badge ${camera.status.replace(' ', '-')}`;
       show(card, 'people', 'people' in counts ? String(counts.people) : '–');
       show(card, 'regions', camera.regions || '–');
       show(card, 'line', 'in' in counts ? `${counts.in} / ${counts.out}` : '–');

@@ -1,0 +1,138 @@
+"""Issue 24 (6, 7): a real RTSP camera (GStreamer's RTSP server) that is down
+when the sensor starts, and one that goes away and comes back: the sensor
+retries with back-off, and says the outage where receivers look."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from occusense.config import parse_config
+from occusense.runner import SensorRunner
+from occusense.sources import open_source
+from occusense.web import metrics
+from occusense.web.state import SensorState
+from tests.conftest import REPO
+from tests.transports.conftest import broker, ca, free_port, wait_for  # noqa: F401 - fixtures
+
+SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+class RtspCamera:
+    """GStreamer's RTSP server in a subprocess (Debian's Python has its bindings)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(SERVER), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def camera() -> Iterator[RtspCamera]:
+    cam = RtspCamera()
+    yield cam
+    cam.stop()
+
+
+def test_a_camera_down_at_start_is_retried_until_it_comes_up(tmp_path, camera):
+    command = [sys.executable, "-m", "occusense.cli", "run", "--source", camera.url,
+               "--no-web", "--quiet", "--max-frames", "15"]
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"state_dir": str(tmp_path / "state"),
+                                  "output": {"jsonl_path": ""}}))
+    sensor = subprocess.Popen([*command, "--config", str(config)], cwd=REPO,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)  # the building's camera boots after the server
+        assert sensor.poll() is None, "the sensor gave up on a camera that was down"
+        camera.start()
+        _, stderr = sensor.communicate(timeout=90)
+    finally:
+        sensor.kill()
+    assert sensor.returncode == 0, stderr
+    assert "done: 15 frames" in stderr
+    assert stderr.count(" lost: ") == 1  # one line when the outage starts...
+    assert stderr.count("is back after") == 1  # ...and one when it ends
+
+
+class Retained:
+    """The last message on each topic (retained ones included)."""
+
+    def __init__(self, port: int) -> None:
+        self.last: dict[str, str] = {}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+        self.client.on_connect = lambda c, *_: c.subscribe("#", 1)
+        self.client.on_message = lambda c, u, m: self.last.__setitem__(m.topic,
+                                                                       m.payload.decode())
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def says(self, topic: str, value: str) -> bool:
+        return wait_for(lambda: self.last.get(topic) == value, timeout=30)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_an_outage_is_said_on_mqtt_home_assistant_the_api_and_metrics(tmp_path, camera,
+                                                                     broker):  # noqa: F811
+    camera.start()
+    mqtt_settings = {"host": "127.0.0.1", "port": broker.port, "topic": "site/lobby"}
+    config = parse_config({
+        "state_dir": str(tmp_path / "state"), "output": {"jsonl_path": ""},
+        "device": {"serial_number": "6723D1234567"},
+        "line_crossing": {"enabled": True, "line": {"points": [[0.5, 0.1], [0.5, 0.9]]},
+                          "report": {"protocol": "mqtt", "mqtt": mqtt_settings}},
+        "home_assistant": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                           "node_id": "lobby"},
+    })
+    state = SensorState(config)
+    watcher = Retained(broker.port)
+    runner = SensorRunner(state, open_source(camera.url, max_backoff_s=1), time.time(), [])
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    registry = metrics.registry_for(state)
+    try:
+        assert watcher.says("site/lobby/status", "online")
+        assert watcher.says("occusense/lobby/availability", "online")
+        assert wait_for(lambda: state.run.frames >= 10, timeout=60)
+        camera.stop()
+        assert watcher.says("site/lobby/status", "camera lost")
+        assert watcher.says("occusense/lobby/availability", "offline")
+        assert not state.source_up
+        assert "occusense_source_up 0.0" in metrics.exposition(registry).decode()
+        time.sleep(0.5)  # the frames already decoded are counted
+        frames = state.run.frames
+        time.sleep(1)
+        assert state.run.frames == frames  # nothing counted, no zeros made up
+        camera.start()
+        assert watcher.says("site/lobby/status", "online")
+        assert watcher.says("occusense/lobby/availability", "online")
+        assert wait_for(lambda: state.run.frames > frames, timeout=30)
+        assert "occusense_source_up 1.0" in metrics.exposition(registry).decode()
+    finally:
+        runner.stop()
+        thread.join(timeout=15)
+    assert watcher.says("site/lobby/status", "offline")
+    watcher.close()
