@@ -242,7 +242,8 @@ def _start_site_web(service, settings, account, host: str | None, port: int | No
 
     listen = (host or settings.web.host, settings.web.port if port is None else port)
     first = "" if account.users.activated else " (first start: activate the site there)"
-    return _serve_web(lambda: SiteWeb(service, settings, account).app, *listen, first)
+    return _serve_web(lambda: SiteWeb(service, settings, account).app, *listen, first,
+                      settings.web.trusted_proxies)
 
 
 def _start_time(text: str | None) -> float:
@@ -262,16 +263,18 @@ def _start_web(state, host: str, port: int):
     from occusense.web.app import create_app
 
     first = "" if state.config.users.activated else " (first start: activate it there)"
-    return _serve_web(lambda: create_app(state), host, port, first)
+    return _serve_web(lambda: create_app(state), host, port, first,
+                      state.config.web.trusted_proxies)
 
 
-def _serve_web(make_app: Callable[[], Any], host: str, port: int, note: str):
+def _serve_web(make_app: Callable[[], Any], host: str, port: int, note: str,
+               trusted_proxies: list[str] | None = None):
     """The web GUI on ``host:port``, or None and the reason on the console
     (the sensor or the site counts on without it)."""
     from occusense.web.server import WebServer
 
     try:
-        web = WebServer(make_app(), host, port)
+        web = WebServer(make_app(), host, port, trusted_proxies)
     except (OSError, OccusenseError) as exc:
         err.print(f"[yellow]web GUI off:[/yellow] {exc}")
         return None

@@ -21,3 +21,7 @@ class TransportError(OccusenseError):
 
 class StateLockedError(OccusenseError):
     """Another running sensor holds the state directory."""
+
+
+class StateDirError(OccusenseError):
+    """The state directory cannot be made or written (read-only, full, not a folder)."""

@@ -9,17 +9,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from occusense.errors import StateLockedError
+from occusense.errors import StateDirError, StateLockedError
 
 
 def private_dir(path: str | Path) -> Path:
     """Make ``path`` (and missing parents) a folder only its owner can enter
     (0700): the sensor's state holds reports, keys and password hashes."""
     path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)  # made by an older version, or by hand
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            path.chmod(0o700)  # made by an older version, or by hand
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     return path
+
+
+def unwritable(folder: Path, exc: OSError) -> StateDirError:
+    """The one clear error of a state folder the sensor cannot write."""
+    return StateDirError(
+        f"state directory {folder} cannot be written ({exc.strerror or exc}): the sensor "
+        "keeps its settings, outbox and sessions there; give it a writable folder "
+        "(state_dir) or free some space")
 
 
 def private_file(path: Path) -> Path:
@@ -87,7 +98,10 @@ class StateLock:
 
     def acquire(self) -> StateLock:
         private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise unwritable(self.path.parent, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -97,14 +111,20 @@ class StateLock:
                 f"{self.path.parent} is in use by another running occusense (PID {holder}); "
                 "stop it, or give this one its own state_dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:  # a full disk: the lock holds, only its PID is not written
+            pass
         self._fd = fd
         return self
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)  # no PID of a process that has gone
+            try:
+                os.ftruncate(self._fd, 0)  # no PID of a process that has gone
+            except OSError:
+                pass
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
 

@@ -9,8 +9,10 @@ if command -v apt-get >/dev/null; then
   # mosquitto is the real MQTT broker of the transport tests; chromium is the
   # real browser of the web GUI tests (Playwright drives it; it never downloads one).
   missing=""
+  # GStreamer's RTSP server (with Debian's python3-gi) is the tests' real RTSP camera.
   # nodejs + npm run lora-packet, the tests' independent LoRaWAN frame check.
-  pkgs="opencv-doc mosquitto mosquitto-clients chromium"
+  pkgs="opencv-doc mosquitto mosquitto-clients chromium python3-gi gir1.2-gst-rtsp-server-1.0"
+  pkgs="$pkgs gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
   command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
   for pkg in $pkgs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

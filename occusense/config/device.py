@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -282,6 +283,21 @@ class WebSettings(StrictModel):
         SecretStr(""), description="a bearer token for Prometheus scrapes of /metrics "
         "(empty: /metrics takes the admin session or an API token)",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, max_length=16,
+        description="addresses (or networks, e.g. 10.0.0.0/24) of reverse proxies whose "
+        "X-Forwarded-For names the client (for login throttling); empty = trust none",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return proxies
 
 
 class HomeAssistantSettings(StrictModel):

@@ -41,8 +41,12 @@ def running_config(seed: DeviceConfig, seed_path: Path | None) -> tuple[DeviceCo
             log.info("%s changed since the sensor last started from it: its settings replace "
                      "those saved in %s (the account is kept)", seed_path, running)
         config = _keep_account(seed, saved)
-    save_config(config, running)
-    write_atomic(seed_file, digest + "\n", private_folder=True)
+    try:
+        save_config(config, running)
+        write_atomic(seed_file, digest + "\n", private_folder=True)
+    except OSError as exc:  # a full disk: run it, save it with the next change
+        log.error("the configuration cannot be saved in %s (%s): running it from memory",
+                  state, exc.strerror or exc)
     return config, running
 
 

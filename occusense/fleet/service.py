@@ -214,9 +214,9 @@ class FleetService:
             probe.unlink(missing_ok=True)
         known = self.cameras.get(camera)
         running = known.state.config.privacy_mode if known and known.state else None
-        if running is not None and self._mode_for(config, running) is not running:
-            raise ConfigError(f"privacy_mode: camera {camera} runs in {running.value} privacy "
-                              "mode; only a factory reset changes it")
+        if running is PrivacyMode.blur and config.privacy_mode is not PrivacyMode.blur:
+            raise ConfigError(f"privacy_mode: camera {camera} runs in blur privacy mode; "
+                              "only a factory reset changes it")
 
     # ------------------------------------------------------------- the cameras
     def _start(self, camera: Camera) -> Camera:
@@ -288,12 +288,8 @@ class FleetService:
             # the camera runs on with what it had; the file is read again when it changes
             log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
             return
+        # P5: Blur holds (a file asking for Normal again keeps Blur, and says so)
         config = self._private(config, saved_to, camera.state.config.privacy_mode)
-        if config.privacy_mode is not camera.state.config.privacy_mode:
-            log.error("camera %s: its edited file is not applied: privacy_mode: it is %s; only "
-                      "a factory reset changes it", camera.id, camera.state.config.privacy_mode)
-            save_config(camera.state.config, saved_to)
-            return
         if config.source != camera.state.config.source or (
                 config.state_dir != camera.state.config.state_dir):
             log.info("camera %s: a new source: reopening it", camera.id)
@@ -301,7 +297,8 @@ class FleetService:
             return
         try:
             camera.state.apply(config_to_dict(config, include_secrets=True),
-                               f"cameras/{camera.id}", trusted=True)
+                               f"cameras/{camera.id}", trusted=True,
+                               privacy_change=config.privacy_mode is PrivacyMode.blur)
         except OccusenseError as exc:
             log.error("camera %s: its edited file is not applied: %s", camera.id, exc)
             save_config(camera.state.config, saved_to)

@@ -27,11 +27,12 @@ from urllib.parse import urlencode
 import cv2
 import yaml
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
-from occusense.config import config_to_dict, parse_config
+from occusense.config import DeviceConfig, config_to_dict, parse_config
 from occusense.config.io import PLACEHOLDER, placeholders
 from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import OccusenseError
@@ -41,11 +42,15 @@ from occusense.web import auth, metrics
 from occusense.web.account import AccountPages, SiteAccount, add_account_routes
 from occusense.web.app import SiteLink, _jpeg, _licences, _version, create_app
 from occusense.web.common import Access, WebKit, serve_securely
+from occusense.web.openapi import API_ERRORS, camera_paths, json_body
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
-from occusense.web.state import region_counts
+from occusense.web.state import SensorState, region_counts
 
 THUMBNAIL_WIDTH = 320
+NEW_CAMERA = {"type": "object", "required": ["id", "config"], "properties": {
+    "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
+    "config": {"type": "object", "description": "a whole sensor configuration"}}}
 
 
 class CameraApps:
@@ -64,7 +69,7 @@ class CameraApps:
         camera, _, tail = rest.lstrip("/").partition("/")
         app = self.apps.get(camera)
         if app is None:
-            response = Response(f"no camera {camera!r}", status_code=404, media_type="text/plain")
+            response = JSONResponse({"detail": f"no camera {camera!r}"}, status_code=404)
             await response(scope, receive, send)
             return
         path = f"{self.prefix}/{tail}"
@@ -242,7 +247,8 @@ class SiteWeb:
 
     def _build(self) -> FastAPI:
         app = FastAPI(title="occusense site", version=_version(), docs_url=None, redoc_url=None,
-                      openapi_url="/api/openapi.json")
+                      openapi_url="/api/openapi.json", responses=API_ERRORS)
+        app.openapi = lambda: self._openapi(app)  # type: ignore[method-assign]
         serve_securely(app, self.access, self.settings.web.secure_cookies)
         kit = WebKit(self.account, self.access.tokens,
                      lambda request: {"site_name": self.settings.name, "device_name": ""})
@@ -256,6 +262,17 @@ class SiteWeb:
         app.mount("/api/cameras", self.api)  # after the site's own /api/cameras routes
         app.mount("/cameras", self.pages)
         return app
+
+    def _openapi(self, app: FastAPI) -> dict[str, Any]:
+        """The site's routes and, under ``/api/cameras/{camera}/``, a camera's API
+        (the same for every camera: made once from a camera app of defaults)."""
+        if app.openapi_schema is None:
+            site = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            link = SiteLink("/cameras/{camera}", "{camera}", self.settings.name, self.account,
+                            self.access)
+            camera_api = create_app(SensorState(DeviceConfig()), link).openapi()
+            app.openapi_schema = camera_paths(site, camera_api)
+        return app.openapi_schema
 
     # ------------------------------------------------------------------ pages
     def _pages(self, app: FastAPI, kit: WebKit) -> None:
@@ -352,7 +369,8 @@ class SiteWeb:
             return {"cameras": [camera_summary(c) for c in list(service.cameras.values())],
                     "problems": service.problems}
 
-        @app.post("/api/cameras", tags=["cameras"], status_code=201)
+        @app.post("/api/cameras", tags=["cameras"], status_code=201,
+                  openapi_extra=json_body(NEW_CAMERA))
         async def add_camera(request: Request, _: str = Depends(user)) -> dict:
             """A new camera: ``{"id": "lobby", "config": {...a whole sensor config...}}``."""
             body = await _json_body(request)
@@ -372,7 +390,9 @@ class SiteWeb:
         async def get_camera(camera: str, _: str = Depends(user)) -> dict:
             return camera_summary(self._camera(camera))
 
-        @app.put("/api/cameras/{camera}", tags=["cameras"])
+        @app.put("/api/cameras/{camera}", tags=["cameras"],
+                 openapi_extra=json_body({"type": "object",
+                                          "description": "a whole sensor configuration"}))
         async def put_camera(camera: str, request: Request, _: str = Depends(user)) -> dict:
             """Replace the camera's file (a whole sensor config); applied to it alone."""
             self._camera(camera)
@@ -389,7 +409,9 @@ class SiteWeb:
             self._camera(camera)
             return {"removed": camera, "file": service.remove(camera).name}
 
-        @app.get("/metrics", tags=["live"])
+        @app.get("/metrics", tags=["live"], response_class=Response,
+                 responses={200: {"content": {metrics.CONTENT_TYPE: {}},
+                                  "description": "Prometheus text format"}})
         async def prometheus(request: Request) -> Response:
             """Every camera's metrics, labelled ``camera``; with the session, an API
             token or ``site.yaml`` ``web.metrics_token``."""

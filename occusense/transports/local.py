@@ -5,7 +5,9 @@ One JSON object per line, so ``jq`` and ``check_report_shape.py`` read them.
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +15,8 @@ from typing import TextIO
 from occusense.config.model import OutputSettings
 from occusense.errors import OccusenseError
 from occusense.reports.reporter import Report
+
+log = logging.getLogger(__name__)
 
 
 class ConsoleSink:
@@ -30,23 +34,61 @@ class ConsoleSink:
 
 
 class JsonlSink:
-    """Appends each report to a JSON Lines file, flushed line by line."""
+    """Appends each report to a JSON Lines file, one write per line.
+
+    A write that fails (a full disk) loses nothing at once: the lines wait
+    in memory (the last ``PENDING`` of them) and are written, in order, with
+    the next report once there is space; the log says once when writing
+    stops, how many lines were lost if any, and when it works again.
+    """
+
+    PENDING = 1000
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
+            self._fh = self.path.open("ab", buffering=0)
         except OSError as exc:
             raise OccusenseError(
                 f"cannot write reports to {self.path} ({exc.strerror or exc})"
             ) from None
+        self._pending: collections.deque[bytes] = collections.deque()
+        self.lost = 0
+        self.problem = ""
 
     def send(self, report: Report) -> None:
-        self._fh.write(json.dumps(report.body, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        self._pending.append((json.dumps(report.body, ensure_ascii=False) + "\n").encode())
+        if len(self._pending) > self.PENDING:
+            self._pending.popleft()
+            self.lost += 1
+        self._write()
+
+    def _write(self) -> None:
+        while self._pending:
+            line = self._pending[0]
+            try:
+                written = self._fh.write(line)
+            except OSError as exc:
+                if not self.problem:
+                    log.error("cannot append reports to %s (%s); they wait in memory "
+                              "(the last %d)", self.path, exc.strerror or exc, self.PENDING)
+                self.problem = f"{self.path}: {exc.strerror or exc}"
+                return
+            if written is not None and written < len(line):
+                self._pending[0] = line[written:]
+                continue
+            self._pending.popleft()
+        if self.problem:
+            log.info("reports are written to %s again%s", self.path,
+                     f"; {self.lost} line(s) were lost" if self.lost else "")
+            self.problem = ""
 
     def close(self) -> None:
+        self._write()
+        if self._pending:
+            log.error("%s: %d report line(s) could not be written", self.path,
+                      len(self._pending))
         self._fh.close()
 
 

@@ -156,7 +156,9 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         if problem:
             return page(request, "activate.html", 400, error=problem,
                         questions=auth.SECURITY_QUESTIONS)
-        account.save({"activated": True, "password_hash": auth.hash_secret(password),
+        for question in questions:
+            question["answer_hash"] = await auth.hash_later(question["answer_hash"])
+        account.save({"activated": True, "password_hash": await auth.hash_later(password),
                       "security_questions": questions}, "activation", privacy_mode)
         request.session.clear()
         request.session["user"] = "admin"
@@ -176,7 +178,8 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         if wait > 0:
             return page(request, "login.html", 429,
                         error=f"too many failed logins; try again in {wait:.0f} s")
-        if username != "admin" or not auth.verify_secret(account.users.password_hash, password):
+        if username != "admin" or not await auth.verify_later(account.users.password_hash,
+                                                              password):
             throttle.failed(client)
             return page(request, "login.html", 401, error="wrong user name or password")
         throttle.succeeded(client)
@@ -199,20 +202,27 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         await check_csrf(request)
         client = request.client.host if request.client else "?"
         questions = account.users.security_questions
-        form = await request.form()
+        shown = [q.question for q in questions]
         wait = throttle.blocked_for(client)
-        right = questions and all(
-            auth.verify_secret(q.answer_hash,
-                               auth.normalise_answer(str(form.get(f"answer{i}", ""))))
-            for i, q in enumerate(questions))
+        if wait > 0:  # before any hash: a locked-out client costs nothing
+            return page(request, "forgot.html", 429, questions=shown,
+                        error=f"too many attempts; try again in {wait:.0f} s")
         problem = auth.password_problem(password) or (
             "the passwords differ" if password != confirm else None)
-        if wait > 0 or not right or problem:
-            if not right:
-                throttle.failed(client)
-            return page(request, "forgot.html", 400, questions=[q.question for q in questions],
-                        error=problem or "wrong answers" if wait <= 0 else "too many attempts")
-        _set_password(account, password)
+        if problem:
+            return page(request, "forgot.html", 400, questions=shown, error=problem)
+        form = await request.form()
+        right = bool(questions)
+        for i, q in enumerate(questions):  # stops at the first wrong answer
+            given = auth.normalise_answer(str(form.get(f"answer{i}", "")))
+            if not await auth.verify_later(q.answer_hash, given):
+                right = False
+                break
+        if not right:
+            throttle.failed(client)
+            return page(request, "forgot.html", 400, questions=shown, error="wrong answers")
+        throttle.succeeded(client)
+        await _set_password(account, password)
         pages.end_every_session()
         return RedirectResponse("/login", status_code=303)
 
@@ -220,7 +230,7 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
     async def password_page(request: Request, current: str = Form(...),
                             password: str = Form(...), confirm: str = Form(...),
                             _: str = Depends(user)):
-        problem = change_password(account, current, password, confirm)
+        problem = await change_password(account, current, password, confirm)
         if problem:
             return page(request, pages.password_page, 400, error=problem)
         pages.end_every_session()
@@ -233,7 +243,7 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         client = request.client.host if request.client else "?"
         if throttle.blocked_for(client) > 0:
             raise HTTPException(429, "too many failed logins")
-        if not auth.verify_secret(account.users.password_hash, password):
+        if not await auth.verify_later(account.users.password_hash, password):
             throttle.failed(client)
             raise HTTPException(401, "wrong password")
         throttle.succeeded(client)
@@ -242,7 +252,7 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
     @app.post("/api/password", tags=["auth"])
     async def password_api(current: str = Form(...), password: str = Form(...),
                            confirm: str = Form(...), _: str = Depends(user)) -> dict:
-        problem = change_password(account, current, password, confirm)
+        problem = await change_password(account, current, password, confirm)
         if problem:
             raise HTTPException(400, problem)
         pages.end_every_session()
@@ -250,31 +260,32 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
 
 
 def _questions(form: Any) -> list[dict[str, str]]:
-    """The activation form's answered security questions, answers hashed."""
+    """The activation form's answered security questions, each with its
+    normalised answer under ``answer_hash`` (hashed by the caller)."""
     questions = []
     for i in range(3):
         answer = str(form.get(f"answer{i}", "")).strip()
         text = str(form.get(f"custom{i}", "")).strip() or str(form.get(f"question{i}", ""))
         if answer:
-            questions.append({"question": text,
-                              "answer_hash": auth.hash_secret(auth.normalise_answer(answer))})
+            questions.append({"question": text, "answer_hash": auth.normalise_answer(answer)})
     return questions
 
 
-def _set_password(account: Account, password: str) -> None:
+async def _set_password(account: Account, password: str) -> None:
     users = account.users.model_dump(mode="json")
-    users["password_hash"] = auth.hash_secret(password)
+    users["password_hash"] = await auth.hash_later(password)
     account.save(users, "password")
 
 
-def change_password(account: Account, current: str, password: str, confirm: str) -> str | None:
+async def change_password(account: Account, current: str, password: str,
+                          confirm: str) -> str | None:
     """Change the password; the problem in words, or None when changed."""
-    if not auth.verify_secret(account.users.password_hash, current):
+    if not await auth.verify_later(account.users.password_hash, current):
         return "the current password is wrong"
     problem = auth.password_problem(password)
     if problem:
         return problem
     if password != confirm:
         return "the passwords differ"
-    _set_password(account, password)
+    await _set_password(account, password)
     return None

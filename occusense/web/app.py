@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import cv2
 import yaml
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.responses import StreamingResponse
 
@@ -37,6 +38,7 @@ from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
 from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
 from occusense.web.common import Access, WebKit, serve_securely
+from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, one_of
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
 from occusense.web.state import SensorState, merge_config
@@ -84,6 +86,11 @@ ALL_TOOLS = [("region", "Region (up to 16)"), ("line", "Detection line (up to 4 
 DRAWN_OR_SCHEDULED = frozenset({"schedule", "regions", "line", "uturn_area", "area"})
 SYSTEM_SECTIONS = ("device", "time", "source", "detector", "general", "mounting",
                    "privacy_masks", "output", "web", "rtsp", "digital_io", "lorawan", "d2d")
+# the API's path parameters, with the values they take (described in OpenAPI)
+Section = Annotated[str, PathParam(json_schema_extra=one_of(
+    [name for name in DeviceConfig.model_fields if name != "users"]))]
+Feature = Annotated[str, PathParam(json_schema_extra=one_of(["region", "line", "flow"]))]
+Weekday = Annotated[str, Query(json_schema_extra=one_of(list(WEEKDAYS)))]
 BACK_PAGES = {"/settings", "/schedule", "/recipients", "/system", "/region", "/line", "/flow"}
 
 
@@ -117,6 +124,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        responses=API_ERRORS,
     )
     app.state.sensor = state
     if site is None:
@@ -374,7 +382,9 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
 
     metrics_registry = metrics.registry_for(state)
 
-    @app.get("/metrics", tags=["live"])
+    @app.get("/metrics", tags=["live"], response_class=Response,
+             responses={200: {"content": {metrics.CONTENT_TYPE: {}},
+                              "description": "Prometheus text format"}})
     async def prometheus(request: Request) -> Response:
         """Prometheus metrics: with the API token or session, or with
         ``web.metrics_token`` as a bearer token (a scrape job's static key)."""
@@ -399,19 +409,23 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         return DeviceConfig.model_json_schema()
 
     @app.get("/api/config/{section}", tags=["config"])
-    async def get_section(section: str, _: str = Depends(user)) -> Any:
+    async def get_section(section: Section, _: str = Depends(user)) -> Any:
         data = config_to_dict(state.config)
         if section not in data:
             raise HTTPException(404, f"no section {section!r}")
         return data[section]
 
-    @app.put("/api/config/{section}", tags=["config"])
-    async def put_section(section: str, request: Request, _: str = Depends(user)) -> Any:
-        """Change a section; validated with the whole config, saved, applied live."""
+    @app.put("/api/config/{section}", tags=["config"], openapi_extra=JSON_OR_YAML_BODY)
+    async def put_section(section: Section, request: Request, _: str = Depends(user)) -> Any:
+        """Change a section (JSON or YAML); validated with the whole config, checked
+        that it can start, saved, applied live. A change that cannot start is
+        refused (422) and the running configuration stays."""
         if section == "users":
             raise HTTPException(403, "change the password with /api/password")
         try:
-            values = load_json(await request.body(), "body")
+            body = await request.body()
+            yaml_body = "yaml" in request.headers.get("content-type", "")
+            values = load_yaml(body, "body") if yaml_body else load_json(body, "body")
         except DocumentError as exc:
             raise HTTPException(400, str(exc)) from None
         try:
@@ -431,13 +445,17 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         if action == "start":
             try:
                 path = state.start_recording(Path(state.config.state_dir) / "recordings")
-            except RuntimeError as exc:
-                raise HTTPException(503, str(exc)) from None
+            except RuntimeError as exc:  # no frame yet: try again when the camera delivers
+                raise HTTPException(409, str(exc)) from None
+            except (OSError, OccusenseError) as exc:  # the state folder is full or read-only
+                raise HTTPException(507, f"cannot record: {exc}") from None
             return {"recording": True, "file": path.name}
         stopped = state.stop_recording()
         return {"recording": False, "file": stopped.name if stopped else None}
 
-    @app.get("/api/recordings/{name}", tags=["live"])
+    @app.get("/api/recordings/{name}", tags=["live"], response_class=Response,
+             responses={200: {"content": {"video/x-msvideo": {}},
+                              "description": "the recording (MJPEG in AVI)"}})
     async def recorded(name: str, _: str = Depends(user)) -> Response:
         folder = (Path(state.config.state_dir) / "recordings").resolve()
         path = (folder / name).resolve()
@@ -465,7 +483,9 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         return {"results": [{"recipient": n, "ok": ok, "message": m} for n, ok, m in results]}
 
     @app.post("/api/schedule/{feature}/copy", tags=["config"])
-    async def copy_schedule(feature: str, day: str, _: str = Depends(user)) -> dict:
+    async def copy_schedule(feature: Feature,
+                            day: Weekday,
+                            _: str = Depends(user)) -> dict:
         """P6 "Copy to Other Days": every day gets ``day``'s periods."""
         sections = {"region": "region_counting", "line": "line_crossing", "flow": "people_flow"}
         if feature not in sections or day not in WEEKDAYS:
@@ -476,7 +496,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         return copied
 
     @app.delete("/api/schedule/{feature}", tags=["config"])
-    async def reset_schedule(feature: str, _: str = Depends(user)) -> dict:
+    async def reset_schedule(feature: Feature, _: str = Depends(user)) -> dict:
         """P6 "Reset": the feature's schedule back to always on."""
         sections = {"region": "region_counting", "line": "line_crossing", "flow": "people_flow"}
         if feature not in sections:
@@ -485,7 +505,9 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         state.edit(sections[feature], {"schedule": default})
         return default
 
-    @app.get("/api/export", tags=["maintenance"])
+    @app.get("/api/export", tags=["maintenance"], response_class=Response,
+             responses={200: {"content": {"application/yaml": {}},
+                              "description": "the configuration file (YAML)"}})
     async def export(
         secrets_: bool = Query(False, alias="secrets"), _: str = Depends(user)
     ) -> Response:
@@ -536,6 +558,7 @@ def _import(state: SensorState, raw: bytes) -> str:
     if not data.get("users", {}).get("password_hash"):
         data["users"] = current["users"]
     data["privacy_mode"] = current["privacy_mode"]  # P5: only a factory reset changes it
+    data["state_dir"] = current["state_dir"]  # where this sensor lives, not the exporter
     state.apply(data, "import")
     return f"{len(data)} sections"
 
@@ -577,7 +600,9 @@ def _reset(state: SensorState, keep_users: bool, keep_network: bool) -> None:
     if keep_network:
         for key in ("web", "rtsp", "source"):
             fresh[key] = current[key]
-    state.apply(fresh, "factory reset", privacy_change=True)
+    fresh["state_dir"] = current["state_dir"]  # the sensor's own files stay where they are
+    # the product's own defaults: trusted as a config file is
+    state.apply(fresh, "factory reset", privacy_change=True, trusted=True)
 
 
 def _version() -> str:

@@ -9,16 +9,22 @@
   header ``X-CSRF-Token``). Bearer-token API calls carry no cookie and need
   none.
 - Throttling: 5 failed logins from one address within 5 minutes lock that
-  address out for 5 minutes.
+  address out for 5 minutes. The lockout is checked before any hash is
+  computed, and hashes run off the event loop, at most
+  ``HASHES_AT_ONCE`` at a time (each argon2 hash takes 64 MiB and tens of
+  milliseconds of a core): a client guessing answers cannot stall the web
+  server or fill the memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
 import threading
 import time
+import weakref
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,7 +45,10 @@ SECURITY_QUESTIONS = (
 )
 MAX_FAILURES = 5
 WINDOW_S = 300.0
+HASHES_AT_ONCE = 2
 _hasher = PasswordHasher()
+_hashing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
 
 
 def password_problem(password: str) -> str | None:
@@ -62,6 +71,27 @@ def verify_secret(stored: str, given: str) -> bool:
         return _hasher.verify(stored, given)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _hash_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _hashing:
+        _hashing[loop] = asyncio.Semaphore(HASHES_AT_ONCE)
+    return _hashing[loop]
+
+
+async def hash_later(secret: str) -> str:
+    """:func:`hash_secret` on a worker thread, bounded."""
+    async with _hash_slots():
+        return await asyncio.to_thread(hash_secret, secret)
+
+
+async def verify_later(stored: str, given: str) -> bool:
+    """:func:`verify_secret` on a worker thread, bounded."""
+    if not stored:
+        return False
+    async with _hash_slots():
+        return await asyncio.to_thread(verify_secret, stored, given)
 
 
 def normalise_answer(answer: str) -> str:

@@ -10,12 +10,22 @@ from starlette.types import ASGIApp
 
 
 class WebServer:
-    """uvicorn in a thread; ``url`` once started, ``stop`` to shut it down."""
+    """uvicorn in a thread; ``url`` once started, ``stop`` to shut it down.
 
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    Args:
+        trusted_proxies: the only peers whose X-Forwarded-For / -Proto
+            headers are believed (uvicorn by default believes any local
+            peer: a script on the sensor could then reset its own login
+            lockout by naming another address).
+    """
+
+    def __init__(self, app: ASGIApp, host: str, port: int,
+                 trusted_proxies: list[str] | None = None) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False,
             timeout_graceful_shutdown=1,  # a live video stream must not hold up a stop
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies or []) or "",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)

@@ -6,9 +6,13 @@ so a stolen cookie file reveals nothing and every session can be ended on
 the server: logging out ends that one, a password change, a reset of the
 password by the security questions and a factory reset end them all.
 
-Sessions are kept in ``<state_dir>/sessions.json`` (0600 in the private
-state folder) so a restart does not log everyone out; they expire after 8
-hours without use and 24 hours in all.
+Sessions of the logged-in admin are kept in ``<state_dir>/sessions.json``
+(0600 in the private state folder) so a restart does not log everyone out;
+they expire after 8 hours without use and 24 hours in all. A visitor who is
+not logged in (the login or activation page: a session only for its CSRF
+token) is kept in memory alone, in a bounded pool of its own: anonymous
+requests cost no disk write and, however many, never push out the admin's
+session.
 
 Why not Starlette's ``SessionMiddleware``: it signs the whole session into
 the cookie (readable by anyone who has it, and valid until it expires even
@@ -18,6 +22,7 @@ single-process sensor without a database or Redis; this is 120 lines.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -34,7 +39,8 @@ log = logging.getLogger(__name__)
 COOKIE = "occusense_session"
 IDLE_S = 8 * 3600
 LIFETIME_S = 24 * 3600
-MAX_SESSIONS = 500  # past it the least recently used go: visitors cannot fill the disk
+MAX_SESSIONS = 500  # logged-in sessions (logins are throttled); past it the oldest go
+MAX_ANONYMOUS = 2000  # not logged in, in memory; past it the oldest anonymous go
 
 
 class Session(dict):
@@ -59,20 +65,27 @@ class SessionStore:
         self.path = path
         self._lock = threading.Lock()
         self._sessions: dict[str, dict[str, Any]] = self._load()
+        self._anonymous: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self.path is None or not self.path.exists():
             return {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return {k: v for k, v in data.items() if isinstance(v, dict)}
+            return {k: v for k, v in data.items()
+                    if isinstance(v, dict) and _logged_in(v.get("data"))}
         except (OSError, ValueError, AttributeError) as exc:
             log.warning("sessions in %s unreadable (%s): everyone logs in again", self.path, exc)
             return {}
 
     def _save(self) -> None:
-        if self.path is not None:
+        if self.path is None:
+            return
+        try:
             write_atomic(self.path, json.dumps(self._sessions), private_folder=True)
+        except OSError as exc:  # a full disk: sessions go on in memory
+            log.warning("sessions cannot be saved in %s (%s): a restart logs everyone out",
+                        self.path, exc.strerror or exc)
 
     @staticmethod
     def _key(session_id: str) -> str:
@@ -81,8 +94,16 @@ class SessionStore:
     def get(self, session_id: str) -> dict[str, Any] | None:
         """The session's data, or None if unknown or expired."""
         now = time.time()
+        key = self._key(session_id)
         with self._lock:
-            entry = self._sessions.get(self._key(session_id))
+            visitor = self._anonymous.get(key)
+            if visitor is not None:
+                if now - visitor["created"] > IDLE_S:
+                    del self._anonymous[key]
+                    return None
+                self._anonymous.move_to_end(key)
+                return dict(visitor["data"])
+            entry = self._sessions.get(key)
             if entry is None:
                 return None
             if now - entry["used"] > IDLE_S or now - entry["created"] > LIFETIME_S:
@@ -96,35 +117,63 @@ class SessionStore:
 
     def create(self, data: dict[str, Any]) -> str:
         session_id = secrets.token_urlsafe(32)
-        now = time.time()
         with self._lock:
-            self._sessions[self._key(session_id)] = {"data": data, "created": now, "used": now}
-            while len(self._sessions) > MAX_SESSIONS:
-                oldest = min(self._sessions, key=lambda k: self._sessions[k]["used"])
-                del self._sessions[oldest]
-            self._save()
+            self._put(self._key(session_id), data, time.time())
         return session_id
 
+    def _put(self, key: str, data: dict[str, Any], created: float) -> None:
+        """Keep a session: a logged-in one saved, an anonymous one in memory."""
+        now = time.time()
+        if not _logged_in(data):
+            self._anonymous[key] = {"data": data, "created": created}
+            self._anonymous.move_to_end(key)
+            while len(self._anonymous) > MAX_ANONYMOUS:
+                self._anonymous.popitem(last=False)
+            return
+        self._sessions[key] = {"data": data, "created": created, "used": now}
+        while len(self._sessions) > MAX_SESSIONS:
+            oldest = min(self._sessions, key=lambda k: self._sessions[k]["used"])
+            del self._sessions[oldest]
+        self._save()
+
     def update(self, session_id: str, data: dict[str, Any]) -> None:
+        key = self._key(session_id)
         with self._lock:
-            entry = self._sessions.get(self._key(session_id))
+            visitor = self._anonymous.get(key)
+            if visitor is not None:
+                if _logged_in(data):  # not reached by a login (a new ID), but kept safe
+                    del self._anonymous[key]
+                    self._put(key, data, visitor["created"])
+                else:
+                    visitor["data"] = data
+                return
+            entry = self._sessions.get(key)
             if entry is not None and entry["data"] != data:
                 entry["data"] = data
                 self._save()
 
     def end(self, session_id: str) -> None:
+        key = self._key(session_id)
         with self._lock:
-            if self._sessions.pop(self._key(session_id), None) is not None:
+            self._anonymous.pop(key, None)
+            if self._sessions.pop(key, None) is not None:
                 self._save()
 
     def end_all(self) -> None:
         with self._lock:
+            self._anonymous.clear()
             self._sessions.clear()
             self._save()
 
     def __len__(self) -> int:
+        """Logged-in sessions."""
         with self._lock:
             return len(self._sessions)
+
+    @property
+    def anonymous(self) -> int:
+        with self._lock:
+            return len(self._anonymous)
 
 
 class SessionMiddleware:
@@ -179,6 +228,10 @@ class SessionMiddleware:
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts)
+
+
+def _logged_in(data: Any) -> bool:
+    return isinstance(data, dict) and bool(data.get("user"))
 
 
 def _cookie(scope: dict, name: str) -> str | None:

@@ -10,6 +10,7 @@ frame — changes take effect without a restart.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from occusense.config.io import PLACEHOLDER
 from occusense.errors import ConfigError
 from occusense.files import private_dir
 from occusense.track import TrackedPeople
+
+log = logging.getLogger(__name__)
 
 HISTORY_POINTS = 8640  # 24 h at one point every 10 s
 # the keys of the live counts that are not regions (regions are keyed by name)
@@ -160,12 +163,20 @@ class SensorState:
                      trusted=trusted)
         if self.startable is not None:
             self.startable(config, current)
+        self._save(config)  # first: a change that cannot be kept is not made
         with self._lock:
             self.config = config
             self.version += 1
-        if self.path is not None:
-            save_config(config, self.path)
         return config
+
+    def _save(self, config: DeviceConfig) -> None:
+        if self.path is None:
+            return
+        try:
+            save_config(config, self.path)
+        except OSError as exc:
+            raise ConfigError(f"the configuration cannot be saved in {self.path.parent} "
+                              f"({exc.strerror or exc}); nothing was changed") from None
 
     def fall_back(self, config: DeviceConfig, why: str) -> None:
         """Make ``config`` (the last one that started) current again, saved,
@@ -174,8 +185,10 @@ class SensorState:
             self.config = config
             self.version += 1
             self.notice = why
-        if self.path is not None:
-            save_config(config, self.path)
+        try:
+            self._save(config)
+        except ConfigError as exc:  # it runs; the saved file is fixed at the next change
+            log.error("%s", exc)
 
     def edit(self, section: str, values: dict[str, Any]) -> DeviceConfig:
         """Replace one top-level section (validated with the whole config)."""

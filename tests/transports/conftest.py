@@ -102,14 +102,22 @@ class Subscriber:
 
     def __init__(self, port: int, topic: str, qos: int = 2) -> None:
         self.messages: list[dict] = []
+        self.status: list[tuple[str, str]] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{port}-{qos}")
         ready = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: (c.subscribe(topic, qos), ready.set())
-        self.client.on_message = lambda c, u, m: self.messages.append(json.loads(m.payload))
+        self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert ready.wait(10)
         time.sleep(0.2)  # the SUBACK
+
+    def _on_message(self, client, userdata, message) -> None:
+        """Reports (JSON); the sensor's plain-text status beside them goes to ``status``."""
+        try:
+            self.messages.append(json.loads(message.payload))
+        except ValueError:
+            self.status.append((message.topic, message.payload.decode()))
 
     def close(self) -> None:
         self.client.disconnect()
