@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from occusense.transports.outbox import Outbox
-from occusense.transports.local import JsonlSink
 from occusense.reports.reporter import Report
+from occusense.transports.local import JsonlSink
+from occusense.transports.outbox import Outbox
 from tests.conftest import REPO
 
 

@@ -32,13 +32,13 @@ def test_the_site_folders_own_names_are_no_camera_ids(camera):
         check_id(camera)
 
 
-def login(site: Site) -> dict[str, str]:
+def login(running: Site) -> dict[str, str]:
     from occusense.web.auth import hash_secret
 
-    assert site.web is not None
-    site.web.account.save({"activated": True, "password_hash": hash_secret(PASSWORD)},
-                          "test", "normal")
-    token = httpx.post(f"{site.url}/api/token", data={"password": PASSWORD},
+    assert running.web is not None
+    running.web.account.save({"activated": True, "password_hash": hash_secret(PASSWORD)},
+                             "test", "normal")
+    token = httpx.post(f"{running.url}/api/token", data={"password": PASSWORD},
                        timeout=30).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
@@ -60,12 +60,10 @@ def test_a_camera_failed_on_a_setting_runs_again_once_it_is_corrected(site: Site
 def test_a_site_cameras_privacy_mode_holds_against_its_file_and_the_api(site: Site):  # noqa: F811
     headers = login(site)
     assert site.running("lobby")
-    lobby = site.service.cameras["lobby"]
     blurred = camera_document(name="Lobby", privacy_mode="blur")
     (site.root / "cameras" / "lobby.yaml").write_text(yaml.safe_dump(blurred))
     assert wait_for(lambda: site.service.cameras["lobby"].state.config.privacy_mode.value
                     == "blur", timeout=30)
-    lobby = site.service.cameras["lobby"]
     answer = httpx.put(f"{site.url}/api/cameras/lobby/config/privacy_mode", json="normal",
                        headers=headers, timeout=30)
     assert answer.status_code == 422 and "factory reset" in answer.text
