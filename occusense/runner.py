@@ -139,7 +139,8 @@ class SensorRunner:
         reaches the running sensor or its saved file."""
         if _detector_settings(new) == _detector_settings(current):
             return
-        width, height = self.source.width, self.source.height
+        # a live camera not seen yet has no size: a VGA frame stands in for it
+        width, height = self.source.width or 640, self.source.height or 480
         try:
             detector = detector_for(new, width, height, self.pool)
         except OccusenseError as exc:
