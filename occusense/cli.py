@@ -551,6 +551,10 @@ def eval_command(
         "../shared/data"
     ),
     detector: DetectorOption = None,
+    images: Annotated[Path | None, typer.Option(help="still frames of a room, with --boxes")]
+    = None,
+    boxes: Annotated[Path | None, typer.Option(
+        help="person boxes of --images: {image: [[x1, y1, x2, y2, cls], ...]}")] = None,
 ) -> None:
     """Compare the sensor's counts with counts derived from ground truth."""
     from occusense.evaluation.evaluate import EvalSpec
@@ -558,6 +562,9 @@ def eval_command(
 
     if suite:
         _eval_suite(data, _load(config, detector), as_json)
+        return
+    if images is not None or boxes is not None:
+        _eval_stills(images, boxes, _load(config, detector), as_json)
         return
     if gt is None:
         raise _fail("give --gt (or --suite)")
@@ -578,6 +585,25 @@ def eval_command(
         typer.echo(json.dumps(result))
     else:
         _print_eval(result)
+
+
+def _eval_stills(images: Path | None, boxes: Path | None, config: DeviceConfig,
+                 as_json: bool) -> None:
+    from occusense.evaluation.stills import evaluate_stills
+
+    if images is None or boxes is None:
+        raise _fail("give both --images (a folder) and --boxes (its boxes file)")
+    try:
+        result = evaluate_stills(images, boxes, config)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{result['images']} images, {result['people']} people: "
+               f"{result['recall']:.1%} found, {result['false_per_frame']:.2f} false people "
+               f"a frame, count error {result['count_error']:.2f} a frame, "
+               f"{result['fps']} frames/s ({result['detector']})")
 
 
 def _eval_suite(data: Path, config: DeviceConfig, as_json: bool) -> None:

@@ -28,6 +28,7 @@ from occusense.config.model import DeviceConfig
 from occusense.detect import Detections, Detector, make_detector
 from occusense.detect.masks import MaskPainter
 from occusense.detect.presets import make_ceiling_detector
+from occusense.detect.rooms import CENTERNET, ROOM_DETECTIONS_PER_S, RoomFinder, chosen_scene
 from occusense.detect.shared import DetectorPool
 from occusense.dio import EdgeDetector, Pins, open_pins
 from occusense.errors import OccusenseError
@@ -62,14 +63,23 @@ class StageTimes:
 
 
 def detector_for(config: DeviceConfig, width: int, height: int,
-                  pool: DetectorPool | None = None) -> Detector:
+                  pool: DetectorPool | None = None, threads: int = 1) -> Detector:
     """One core per inference: the pipeline runs ``detector.threads``
     inferences at once (:func:`detect_ahead`). With a ``pool`` the network
-    is shared with other cameras."""
+    is shared with other cameras. Which finder runs follows
+    ``detector.scene`` (:func:`~occusense.detect.rooms.chosen_scene`)."""
     if config.mounting.mount is Mount.ceiling:
-        return make_ceiling_detector(config, width, height, threads=1, pool=pool)
-    return make_detector(config.detector, config.general.recognition_scheme, threads=1,
-                         pool=pool)
+        return make_ceiling_detector(config, width, height, threads=threads, pool=pool)
+    scene, why = chosen_scene(config)
+    if scene == "room" and not (config.detector.model or config.detector.remote_url):
+        engine = pool.engine_for(config.detector, CENTERNET) if pool is not None else None
+        finder = RoomFinder(config.detector.score_threshold, threads, engine)
+        log.info("detector: %s: %s", finder.describe(), why)
+        return finder
+    detector = make_detector(config.detector, config.general.recognition_scheme,
+                             threads=threads, pool=pool)
+    log.info("detector for a walkway (%s)", why)
+    return detector
 
 
 @dataclass
@@ -142,7 +152,11 @@ class PeopleFinder:
         self.masks = MaskPainter(config.privacy_masks, width, height)
         self.centre = config.uses_box_centre
         self.stride = config.detector.frame_stride
-        self.detect_every = detection_interval(config.detector.detect_every, fps / self.stride)
+        every = config.detector.detect_every
+        if isinstance(self.detector, RoomFinder) and every == 1:
+            # people who sit need a few detections a second, not every frame
+            every = max(1, int(fps / self.stride / ROOM_DETECTIONS_PER_S))
+        self.detect_every = detection_interval(every, fps / self.stride)
         # frames of this camera detected at once (detect_ahead); with a pool,
         # one: the pool runs other cameras' frames on the other cores, and a
         # paced camera's counts then wait for one inference, not for the next
@@ -151,6 +165,8 @@ class PeopleFinder:
         self.tracker = PersonTracker(
             frame_rate=fps / (self.stride * self.detect_every),
             hold_missed_s=config.detector.hold_missed_s,
+            # a room's seated people stay counted while their place is unchanged
+            hold_still=isinstance(self.detector, RoomFinder),
         )
         self.detect_s = 0.0
         self.track_s = 0.0
@@ -200,7 +216,7 @@ class PeopleFinder:
         else:
             self.last_image = detected.image
             self.detect_s += detected.seconds
-            people = self.tracker.update(detected.found, frame.timestamp)
+            people = self.tracker.update(detected.found, frame.timestamp, detected.image)
         self.track_s += time.perf_counter() - t0
         return people
 

@@ -138,6 +138,14 @@ class DetectorInput(StrEnum):
     stretched = "stretched"
 
 
+class Scene(StrEnum):
+    """What the camera looks at, which chooses the person finder (issue 25)."""
+
+    auto = "auto"
+    room = "room"
+    walkway = "walkway"
+
+
 # ``detect_every`` is measured to count as well as every frame down to 3.5
 # detections a second (PETS09-S2L1 at 7 frames/s); slower cameras get more
 MIN_DETECTIONS_PER_S = 3.0
@@ -146,9 +154,15 @@ MIN_DETECTIONS_PER_S = 3.0
 class DetectorSettings(StrictModel):
     """Which detector runs and how (P2); thresholds come from the scheme."""
 
+    scene: Scene = Field(
+        Scene.auto, description="room = the room finder (people seated side by side: "
+        "CenterNet, 4 views fused, ~8 detections/s on 2 cores); walkway = NanoDet on every "
+        "frame (people walking, lines); auto = room when the camera counts regions only, "
+        "walkway when it counts a line or a flow",
+    )
     model: str = Field(
         "", description="an ONNX detector file (NanoDet, YOLOX, YOLO v5/v8/v11, RT-DETR, "
-        "D-FINE, RF-DETR exports); empty = the bundled NanoDet",
+        "D-FINE, RF-DETR exports); empty = the bundled NanoDet (walkway) or CenterNet (room)",
     )
     family: ModelFamily = Field(
         ModelFamily.auto, description="the model's output layout; auto = recognised from "

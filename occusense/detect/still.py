@@ -13,7 +13,7 @@ from occusense.config.model import DeviceConfig
 from occusense.detect.base import Detector
 from occusense.detect.ceiling import CeilingDetector, CeilingRings
 from occusense.detect.masks import MaskPainter
-from occusense.detect.presets import make_ceiling_detector, make_detector
+from occusense.detect.presets import make_ceiling_detector
 from occusense.errors import OccusenseError
 from occusense.sources import IMAGE_SUFFIXES
 
@@ -38,10 +38,13 @@ def detect_images(target: Path, config: DeviceConfig) -> Iterator[dict]:
             raise OccusenseError(f"{path} is not a readable image")
         h, w = image.shape[:2]
         if (w, h) not in detectors:
+            # the finder the sensor would run (detector.scene: a room, a walkway)
+            from occusense.pipeline import detector_for
+
             detectors[(w, h)] = (
                 make_ceiling_detector(config, w, h)
                 if config.mounting.mount is Mount.ceiling
-                else make_detector(config.detector, config.general.recognition_scheme)
+                else detector_for(config, w, h, threads=config.detector.threads)
             )
         detector = detectors[(w, h)]
         masks = MaskPainter(config.privacy_masks, w, h)

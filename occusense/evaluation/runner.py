@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from occusense.config.device import Scene
 from occusense.config.model import DeviceConfig
 from occusense.evaluation.evaluate import CountingRun, EvalSpec, report
 from occusense.evaluation.mot import MotTracks, load_mot
@@ -61,7 +62,12 @@ def log_from_tracks(tracks: MotTracks, fps: float) -> TrackLog:
 
 def log_from_source(source: str, config: DeviceConfig) -> TrackLog:
     """The sensor's own pipeline and frame loop (``pipeline.run_source``) on
-    a video or folder, with the tracked people of every analysed frame kept."""
+    a video or folder, with the tracked people of every analysed frame kept.
+    ``detector.scene: auto`` means the walkway here: an evaluation counts
+    lines over the whole sequence, which the given config may not name."""
+    if config.detector.scene is Scene.auto:
+        config = config.model_copy(update={"detector": config.detector.model_copy(
+            update={"scene": Scene.walkway})})
     src = open_source(source, start_ts=0.0)
     pipeline = Pipeline(config, src.width, src.height, src.fps, 0.0, [])
     log = TrackLog(mode="pipeline")

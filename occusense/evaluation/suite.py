@@ -20,7 +20,7 @@ from pathlib import Path
 import motmetrics
 import numpy as np
 
-from occusense.config.device import Mount
+from occusense.config.device import Mount, Scene
 from occusense.config.model import DeviceConfig
 from occusense.evaluation.evaluate import EvalSpec, people_found
 from occusense.evaluation.mot import load_mot
@@ -122,7 +122,10 @@ def markdown(suite: dict) -> str:
                 f"| {res['sequence']} | {r['line']} | {t['in']}/{t['out']} | "
                 f"{raw['in']}/{raw['out']} | {c['in']}/{c['out']} | {z['in']}/{z['out']} |"
             )
-    out += ["", *summary(results), "", *overhead_markdown(suite["overhead"])]
+    from occusense.evaluation.stills import stills_markdown
+
+    out += ["", *summary(results), "", *stills_markdown(suite.get("stills", [])), "",
+            *overhead_markdown(suite["overhead"])]
     return "\n".join(out)
 
 
@@ -217,8 +220,16 @@ def overhead_markdown(rows: list[dict]) -> list[str]:
 def run_suite(data: Path, config: DeviceConfig | None = None) -> dict:
     """Evaluate every sequence and the overhead scenes; raises if the data
     folder is missing."""
+    from occusense.evaluation.stills import evaluate_stills, rooms
+
     config = config or DeviceConfig()
+    room = config
+    if config.detector.scene is Scene.auto:  # the stills are rooms, the videos walkways
+        room = config.model_copy(update={"detector": config.detector.model_copy(
+            update={"scene": Scene.room})})
     return {
         "sequences": [evaluate_sequence(seq, config) for seq in sequences(data)],
+        "stills": [{"room": name, **evaluate_stills(images, boxes, room)}
+                   for name, images, boxes in rooms(data)],
         "overhead": evaluate_overhead(data, config),
     }

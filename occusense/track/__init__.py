@@ -12,6 +12,15 @@ but leaves it out of its output; without holding, a group of three counts as
 two in every frame where one of them is missed. Measured (bench/RESULTS.md,
 sixth session): region errors per frame fall by a fifth to a third.
 
+People who sit still stay counted (issue 25, rooms): with ``hold_still``,
+a person the detector no longer finds is kept where last seen for as long
+as the picture inside their box has not changed since (a chair does not
+empty without motion): their box is compared, as a small grey thumbnail,
+with the one of their last sighting. Motion there (mean difference over
+``STILL_DIFFERENCE`` grey levels) or a new detection on the same place (the
+detector says who is there now) ends the hold. Only for room cameras: a
+walking person who is missed has moved on.
+
 ``trackers`` is installed with ``--no-deps`` because it asks for the desktop
 ``opencv-python``, which clashes with the headless build we use; its real
 needs (numpy, scipy, supervision, rich) are in our own requirements.
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
@@ -57,12 +67,31 @@ class TrackedPeople:
         return len(self.ids)
 
 
+STILL_DIFFERENCE = 12.0  # grey levels (of 255), mean over a person's box thumbnail
+THUMBNAIL = (16, 24)  # width, height
+
+
+def thumbnail(image: np.ndarray | None, box: np.ndarray) -> np.ndarray | None:
+    """A person's box as a small grey picture (None without an image)."""
+    if image is None:
+        return None
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    patch = image[y1:y2, x1:x2]
+    grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch
+    return cv2.resize(grey, THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 @dataclass
 class _Sighting:
     person_id: int
     box: np.ndarray
     raw_id: int
     timestamp: float
+    picture: np.ndarray | None = None  # the box's thumbnail when last detected
 
 
 class PersonTracker:
@@ -78,6 +107,9 @@ class PersonTracker:
             gets an ID (filters one-frame false detections).
         hold_missed_s: how long a person the detector misses is still given
             out, where last seen (0: only the people detected).
+        hold_still: keep a missed person for as long as the picture inside
+            their box has not changed (rooms; needs the images in
+            :meth:`update`).
     """
 
     def __init__(
@@ -88,6 +120,7 @@ class PersonTracker:
         activation_threshold: float = 0.4,
         min_consecutive_frames: int = 2,
         hold_missed_s: float = 0.4,
+        hold_still: bool = False,
     ) -> None:
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(lost_buffer_s * 30)),
@@ -101,9 +134,12 @@ class PersonTracker:
         # ByteTrack's tracks that have no ID yet -> the box they started from
         self._unconfirmed: dict[ByteTrackTracklet, np.ndarray] = {}
         self.hold_missed_s = hold_missed_s
+        self.hold_still = hold_still
         self._last_seen: dict[int, _Sighting] = {}  # person ID -> last detection
+        self._held: set[int] = set()  # still people whose track has ended: ended when let go
 
-    def update(self, found: Detections, timestamp: float) -> TrackedPeople:
+    def update(self, found: Detections, timestamp: float,
+               image: np.ndarray | None = None) -> TrackedPeople:
         dets = sv.Detections(
             xyxy=found.boxes.astype(np.float32).reshape(-1, 4),
             confidence=found.scores.astype(np.float32),
@@ -118,22 +154,36 @@ class PersonTracker:
         ids, ended = self.identity.update(raw_ids, boxes, timestamp)
         people = TrackedPeople(ids, boxes.astype(np.float32), ended, raw_ids)
         people.first_ids, people.first_boxes = self._first_sightings(people)
-        people = self._with_missed(people, timestamp)
+        people = self._with_missed(people, timestamp, image)
         self._last = people
         return people
 
-    def _with_missed(self, people: TrackedPeople, timestamp: float) -> TrackedPeople:
+    def _with_missed(self, people: TrackedPeople, timestamp: float,
+                     image: np.ndarray | None = None) -> TrackedPeople:
         """``people`` plus those detected within ``hold_missed_s`` but not
-        now, where they were last seen."""
+        now, where they were last seen (and, with ``hold_still``, those whose
+        place has not changed since)."""
         seen = self._last_seen
+        ended = list(people.ended)
         for pid in people.ended:
-            seen.pop(pid, None)
+            if self.hold_still and pid in seen and self._unchanged(seen[pid], image):
+                self._held.add(pid)  # its end waits until the hold lets go
+                ended.remove(pid)
+            else:
+                seen.pop(pid, None)
         rows = zip(people.ids.tolist(), people.boxes, people.raw_ids.tolist(), strict=True)
         for pid, box, raw in rows:
-            seen[pid] = _Sighting(pid, box, raw, timestamp)
+            picture = thumbnail(image, box) if self.hold_still else None
+            seen[pid] = _Sighting(pid, box, raw, timestamp, picture)
         oldest = timestamp - self.hold_missed_s - 1e-9
         for pid in [pid for pid, last in seen.items() if last.timestamp < oldest]:
+            if self.hold_still and self._still_there(seen[pid], image, people.boxes):
+                continue
             del seen[pid]
+            if pid in self._held:  # a held person let go: their track ends now
+                self._held.discard(pid)
+                ended.append(pid)
+        people.ended = ended
         missed = [last for last in seen.values() if last.timestamp < timestamp]
         if not missed:
             return people
@@ -145,6 +195,22 @@ class PersonTracker:
             people.first_ids,
             people.first_boxes,
         )
+
+    @staticmethod
+    def _unchanged(last: _Sighting, image: np.ndarray | None) -> bool:
+        """The picture inside ``last``'s box is as it was when last detected."""
+        now = thumbnail(image, last.box)
+        if now is None or last.picture is None:
+            return False
+        return float(np.abs(now - last.picture).mean()) <= STILL_DIFFERENCE
+
+    def _still_there(self, last: _Sighting, image: np.ndarray | None,
+                     detected: np.ndarray) -> bool:
+        """A missed person still sits there: no motion in their box, and no
+        one detected on their place now."""
+        if len(detected) and _best_iou(last.box, detected) >= 0.5:
+            return False
+        return self._unchanged(last, image)
 
     def _first_sightings(self, people: TrackedPeople) -> tuple[np.ndarray, np.ndarray]:
         """People whose ByteTrack track got its ID at this update, with the
@@ -179,4 +245,16 @@ class PersonTracker:
     def finish(self) -> list[int]:
         """End every open track (end of a file)."""
         self._last_seen.clear()
-        return self.identity.finish()
+        held, self._held = sorted(self._held), set()
+        return self.identity.finish() + held
+
+
+def _best_iou(box: np.ndarray, boxes: np.ndarray) -> float:
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return float((inter / (area + areas - inter + 1e-9)).max())
