@@ -23,6 +23,7 @@ from occusense.config.io import config_to_dict, load_config, parse_config, save_
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
+from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
 from occusense.sources import Frame, FrameSource, Prefetcher
@@ -117,6 +118,9 @@ class SensorRunner:
         # each recipient's delivered / dropped reports under earlier pipelines
         # (a config change must not reset the /metrics counters)
         self._delivered_before: dict[str, tuple[int, int]] = {}
+        # the counts of earlier runs (restored into the first pipeline)
+        self.counts = CountFile(state.config.state_dir)
+        self._restored = False
         if hasattr(source, "on_status"):
             source.on_status = self._source_status
             self._source_status(getattr(source, "up", True), getattr(source, "problem", ""))
@@ -174,7 +178,26 @@ class SensorRunner:
             self.state.fall_back(good, why)
             pipeline = self._build(ts)
         self._remember_good(self.state.config)
+        if not self._restored:
+            self._restored = True
+            self._restore_counts(pipeline)
         return pipeline
+
+    def _restore_counts(self, pipeline: Pipeline) -> None:
+        """The counts the last run left (``counts.json``), where they fit."""
+        saved = self.counts.load()
+        if saved is None:
+            return
+        try:
+            restored = restore(pipeline.analytics, self.state.config, saved)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            log.warning("the saved counts do not fit (%s): counting from zero", exc)
+            return
+        if restored:
+            saved_at = time.strftime("%Y-%m-%d %H:%M:%S",
+                                     time.localtime(float(saved.get("saved_at", 0))))
+            log.info("counts restored from %s (saved %s): %s", self.counts.path, saved_at,
+                     ", ".join(restored))
 
     def _last_good(self) -> DeviceConfig | None:
         """The last configuration that started, with the account and privacy
@@ -274,6 +297,7 @@ class SensorRunner:
             self.frames_s = time.perf_counter() - began
             if self.pipeline is not None:
                 self.pipeline.finish()
+                self.counts.save(self.pipeline.analytics, self.state.config, force=True)
         finally:
             frames.close()
             self._close_transports()
@@ -353,6 +377,7 @@ class SensorRunner:
             self._count(pipeline)
         if result is None or pipeline is None:
             return
+        self.counts.save(pipeline.analytics, self.state.config)  # at most once a second
         counts: dict = {}
         analytics = pipeline.analytics
         if analytics.regions is not None:
