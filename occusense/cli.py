@@ -587,6 +587,55 @@ def eval_command(
         _print_eval(result)
 
 
+@app.command("history")
+def history_command(
+    state: Annotated[Path, typer.Option("--state", help="the sensor's state directory")],
+    series: Annotated[str | None, typer.Option(
+        help="people, region:<name>, line:in, line:out, flow:<entry>-<exit> "
+        "(none: list the series kept)")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="ISO date/time or unix s "
+                                              "(default: a day before --to)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="default: now")] = None,
+    bucket: Annotated[str, typer.Option(help="minute, hour, day or week")] = "hour",
+    output: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    camera: Annotated[list[str] | None, typer.Option(
+        help="a site's camera id in a shared database (repeat to sum)")] = None,
+) -> None:
+    """The history a sensor kept: a series in buckets of its time zone."""
+    from occusense.clock import DeviceClock
+    from occusense.config.running import RUNNING
+    from occusense.history import HistoryError, engine_for, parse_when, to_csv
+    from occusense.history import HistoryStore as Store
+
+    saved = state / RUNNING
+    try:
+        config = load_config(saved) if saved.is_file() else DeviceConfig(state_dir=str(state))
+        if output not in ("table", "json", "csv"):
+            raise HistoryError(f"--format: table, json or csv, got {output!r}")
+        url = config.history.url.get_secret_value()
+        if not url and not (state / "history.sqlite").is_file():
+            raise HistoryError(f"{state} holds no history (history.sqlite)")
+        store = Store(engine_for(url, state), (camera or [""])[0])
+        if series is None:
+            typer.echo("\n".join(store.series_names(camera)))
+            return
+        clock = DeviceClock(config.time.timezone)
+        end = parse_when(until, clock, time.time())
+        rows = store.query(series, parse_when(since, clock, end - 86400), end, bucket, clock,
+                           camera)
+    except OccusenseError as exc:
+        raise _fail(str(exc)) from None
+    if output == "json":
+        typer.echo(json.dumps(rows))
+    elif output == "csv":
+        typer.echo(to_csv(rows), nl=False)
+    else:
+        for row in rows:
+            value = (f"{row['total']:6d}" if "total" in row
+                     else f"mean {row['mean']:7.2f}  peak {row['peak']:4.0f}")
+            typer.echo(f"{row['start']}  {value}")
+
+
 def _eval_stills(images: Path | None, boxes: Path | None, config: DeviceConfig,
                  as_json: bool) -> None:
     from occusense.evaluation.stills import evaluate_stills

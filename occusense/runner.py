@@ -23,6 +23,7 @@ from occusense.config.io import config_to_dict, load_config, parse_config, save_
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
+from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
@@ -89,7 +90,7 @@ class SensorRunner:
 
     def __init__(
         self, state: SensorState, source: FrameSource, start_ts: float, sinks: list[Sink],
-        pool: DetectorPool | None = None,
+        pool: DetectorPool | None = None, camera: str = "",
     ) -> None:
         self.state = state
         self.pool = pool
@@ -121,6 +122,9 @@ class SensorRunner:
         # the counts of earlier runs (restored into the first pipeline)
         self.counts = CountFile(state.config.state_dir)
         self._restored = False
+        # every report and the counts minute by minute (opened once per run)
+        self.history = open_history(state.config, camera)
+        state.history_store = self.history
         if hasattr(source, "on_status"):
             source.on_status = self._source_status
             self._source_status(getattr(source, "up", True), getattr(source, "problem", ""))
@@ -266,6 +270,8 @@ class SensorRunner:
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
+        if self.history is not None:
+            pipeline.sinks.append(HistorySink(self.history, lambda: pipeline.last_ts))
         return pipeline
 
     def _lorawan_for(self, config: DeviceConfig) -> None:
@@ -302,6 +308,8 @@ class SensorRunner:
             frames.close()
             self._close_transports()
             self.mqtt.close()  # "offline" on every status topic
+            if self.history is not None:
+                self.history.flush()
             if self.lorawan is not None:
                 self.lorawan.close()
                 self.lorawan = None
@@ -393,6 +401,8 @@ class SensorRunner:
         self.state.publish(
             pipeline.image, pipeline.last_people, result, frame.timestamp, frame.index, counts
         )
+        if self.history is not None:
+            self._record(frame.timestamp, counts, result)
         if self.home_assistant is not None:
             self.home_assistant.update(counts)
         if self.state.recording is not None and pipeline.image is not None:
@@ -405,6 +415,19 @@ class SensorRunner:
                 log.info("D2D %s: sent command %s", event.state, event.command.hex())
         if self.dispatcher is not None and frame.index % 10 == 0:
             self.state.transport_status = self._recipient_status()
+
+    def _record(self, ts: float, counts: dict, result) -> None:
+        """This frame into the per-minute history: people now, events now."""
+        assert self.history is not None
+        levels = {}
+        if "people" in counts:
+            levels["people"] = counts["people"]
+            for label in self._region_labels:
+                if label in counts:
+                    levels[f"region:{label}"] = counts[label]
+        events = [f"line:{'in' if c.inward else 'out'}" for c in result.crossings]
+        events += [f"flow:{entry}-{exit_}" for _, entry, exit_ in result.flows]
+        self.history.record(ts, levels, events)
 
     def _recipient_status(self) -> list[dict]:
         """Each recipient's status, its counts since the sensor started."""

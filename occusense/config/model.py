@@ -7,7 +7,7 @@ and write this object, so validation happens in one place.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
 from occusense.config.base import StrictModel
 from occusense.config.device import (
@@ -52,6 +52,30 @@ class OutputSettings(StrictModel):
     jsonl_path: str = Field("occusense-reports.jsonl", description="empty = no file")
 
 
+class HistorySettings(StrictModel):
+    """X7: the history store, every report and the counts minute by minute
+    (``occusense/history``); a change applies at the next start."""
+
+    enabled: bool = True
+    url: SecretStr = Field(
+        SecretStr(""), description="empty = SQLite in the state directory (history.sqlite); "
+        "postgresql://user:password@host/db = one database for a site's cameras",
+    )
+    retention_days: int = Field(400, ge=1, le=3650, description="older data is dropped")
+    max_mb: int = Field(1024, ge=16, le=1_000_000,
+                        description="SQLite: the oldest days go past this size")
+
+    @field_validator("url")
+    @classmethod
+    def _database(cls, url: SecretStr) -> SecretStr:
+        text = url.get_secret_value()
+        if text and not text.startswith(("postgresql://", "postgresql+psycopg://",
+                                         "sqlite:///")):
+            raise ValueError("a postgresql://user:password@host/database URL, or empty for "
+                             "SQLite in the state directory")
+        return url
+
+
 class DeviceConfig(StrictModel):
     """The whole sensor configuration."""
 
@@ -72,6 +96,7 @@ class DeviceConfig(StrictModel):
     people_flow: PeopleFlow = Field(default_factory=PeopleFlow)
     privacy_masks: PrivacyMasks = Field(default_factory=PrivacyMasks)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     users: UserSettings = Field(default_factory=UserSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     rtsp: RtspSettings = Field(default_factory=RtspSettings)

@@ -237,7 +237,8 @@ class FleetService:
             return self._failed(camera, str(exc))
         camera.resolution = (f"{source.width}x{source.height} @ {source.fps:.1f} fps"
                              if source.width else "")
-        camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool)
+        camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool,
+                                     camera.id)
         camera.thread = threading.Thread(target=self._run, args=(camera,), daemon=True,
                                          name=f"camera {camera.id}")
         camera.thread.start()

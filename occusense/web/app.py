@@ -394,10 +394,27 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             await user(request)
         return Response(metrics.exposition(metrics_registry), media_type=metrics.CONTENT_TYPE)
 
-    @app.get("/api/history", tags=["live"])
-    async def history(_: str = Depends(user)) -> dict:
-        """Counts every 10 s over the last 24 hours (for the chart)."""
-        return {"points": list(state.history)}
+    @app.get("/api/history", tags=["live"], response_model=None,
+             responses={200: {"content": {"application/json": {}, "text/csv": {}},
+                              "description": "the buckets (or, without series, the chart)"}})
+    async def history(
+        _: str = Depends(user),
+        series: str | None = Query(None, max_length=160,
+                                   description="people, region:<name>, line:in, line:out, "
+                                   "flow:<entry>-<exit>; none = the live chart's points"),
+        from_: str | None = Query(None, alias="from", max_length=40,
+                                  description="ISO date/time or unix s (default: a day ago)"),
+        to: str | None = Query(None, max_length=40, description="default: now"),
+        bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
+        format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
+    ) -> Any:
+        """The history store's buckets of a series, in the device's time zone
+        (JSON or CSV); without ``series``, the live chart's counts every 10 s
+        over the last 24 hours."""
+        if series is None:
+            return {"points": list(state.history)}
+        return await asyncio.to_thread(history_answer, state, series, from_, to, bucket,
+                                       format_)
 
     @app.get("/api/config", tags=["config"])
     async def get_config(_: str = Depends(user)) -> dict:
@@ -528,6 +545,33 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     return app
+
+
+def history_answer(state: SensorState, series: str, start: str | None, end: str | None,
+                   bucket: str, form: str, cameras: list[str] | None = None) -> Any:
+    """A history query over the sensor's store (``/api/history``)."""
+    from occusense.clock import DeviceClock
+    from occusense.history import HistoryError, parse_when, to_csv
+
+    store = state.history_store
+    if store is None:
+        raise HTTPException(404, "the history store is off (history.enabled) or not open")
+    clock = DeviceClock(state.config.time.timezone)
+    try:
+        until = parse_when(end, clock, time.time())
+        since = parse_when(start, clock, until - 86400)
+        if until <= since:
+            raise HistoryError("from must be before to")
+        if until - since > 400 * 86400 * 2:
+            raise HistoryError("at most two years in one query")
+        rows = store.query(series, since, until, bucket, clock, cameras)
+    except HistoryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if form == "csv":
+        return Response(to_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=history.csv"})
+    return {"series": series, "bucket": bucket, "timezone": state.config.time.timezone,
+            "from": clock.iso(since), "to": clock.iso(until), "buckets": rows}
 
 
 def _standalone(app: FastAPI, state: SensorState) -> Access:

@@ -89,6 +89,7 @@ class SensorState:
         # cameras: always, the site chose it); None = when activated
         self.privacy_fixed: bool | None = None
         self.notice = ""  # what the operator must know (a fallback to an older config)
+        self.history_store: Any = None  # the history store (occusense.history), set by the runner
         self.source_up = True  # False while a live camera is lost
         self.source_problem = ""
 

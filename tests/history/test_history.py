@@ -1,0 +1,152 @@
+"""Issue 26: the history store. A replay of footage with --start-time gives
+figures on the API and the command line that match the reports sent; local
+buckets; retention; the store off or broken never stops the sensor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from occusense.clock import DeviceClock
+from occusense.config import load_config
+from occusense.history import HistoryStore, bucket_start, engine_for
+from occusense.runner import SensorRunner
+from occusense.sources import open_source
+from occusense.web.app import create_app
+from occusense.web.server import WebServer
+from occusense.web.state import SensorState
+from tests.conftest import REPO, SAMPLE_VIDEO
+from tests.web.test_api import bearer
+
+START = "2026-11-23T09:00:00+01:00"
+MINUTE_REPORTS = {"interval_s": 60, "periodic_scheme": "on_the_dot", "trigger_enabled": False}
+
+
+def replayed(tmp_path: Path) -> tuple[Path, list[dict]]:
+    """The sample (79.5 s of video) replayed at 09:00 Berlin time, line and
+    regions reported every minute on the dot; its state folder and reports."""
+    jsonl = tmp_path / "reports.jsonl"
+    data = yaml.safe_load((REPO / "examples" / "vtest.yaml").read_text())
+    data["state_dir"] = str(tmp_path / "state")
+    data["output"] = {"jsonl_path": str(jsonl)}
+    data["time"] = {"timezone": "Europe/Berlin"}
+    data["line_crossing"]["report"] = MINUTE_REPORTS
+    data["region_counting"]["report"] = MINUTE_REPORTS
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    run = subprocess.run([sys.executable, "-m", "occusense.cli", "run", "--config",
+                          str(tmp_path / "c.yaml"), "--source", str(SAMPLE_VIDEO), "--no-web",
+                          "--quiet", "--start-time", START], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return tmp_path / "state", [json.loads(x) for x in jsonl.read_text().splitlines()]
+
+
+def test_a_replay_gives_history_that_matches_the_reports(tmp_path):
+    state, sent = replayed(tmp_path)
+    lines = [r for r in sent if r["event"] == "Line Crossing Counting"
+             and r["report_type"] == "interval"]
+    assert lines, "the replay made no minute report"
+    run = subprocess.run([sys.executable, "-m", "occusense.cli", "history", "--state",
+                          str(state), "--series", "line:in", "--bucket", "minute",
+                          "--from", "2026-11-23T09:00", "--to", "2026-11-23T09:02",
+                          "--format", "json"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    minutes = {row["start"]: row["total"] for row in json.loads(run.stdout)}
+    assert set(minutes) <= {"2026-11-23T09:00:00+01:00", "2026-11-23T09:01:00+01:00"}
+    first = lines[0]  # 09:00-09:01, the first whole minute
+    assert minutes.get("2026-11-23T09:00:00+01:00", 0) == first["in_counted"]
+    hourly = subprocess.run([sys.executable, "-m", "occusense.cli", "history", "--state",
+                             str(state), "--series", "line:in", "--from", "2026-11-23",
+                             "--to", "2026-11-24", "--format", "csv"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert hourly.stdout.splitlines()[0] == "start,series,mean,peak,minutes,total"
+    total_in = sum(int(x.split(",")[-1]) for x in hourly.stdout.splitlines()[1:])
+    assert total_in == sum(minutes.values())
+    listed = subprocess.run([sys.executable, "-m", "occusense.cli", "history", "--state",
+                             str(state)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert {"people", "line:in", "line:out", "region:west walkway"} <= set(
+        listed.stdout.split("\n"))
+    store = HistoryStore(engine_for("", state))
+    assert len(store.reports_between(0, 2e9)) == len(sent)  # every report is kept
+
+
+def test_the_api_answers_from_the_store_in_json_and_csv(tmp_path):
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.state_dir = str(tmp_path / "state")
+    config.output.jsonl_path = ""
+    config.web.secure_cookies = False
+    config.time.timezone = "Asia/Kolkata"  # a half-hour zone: local hours are not UTC hours
+    state = SensorState(config)
+    runner = SensorRunner(state, open_source(str(SAMPLE_VIDEO), 1_764_633_600.0), 1_764_633_600.0,
+                          [])
+    thread = threading.Thread(target=runner.run, args=(400,), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    server = WebServer(create_app(state), "127.0.0.1", 0)
+    base = server.url.rstrip("/")
+    try:
+        with httpx.Client(timeout=30) as client:
+            auth = bearer(client, state, base)
+            ask = {"series": "people", "from": "1764633600", "to": "1764637200",
+                   "bucket": "minute"}
+            answer = client.get(f"{base}/api/history", params=ask, headers=auth)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["timezone"] == "Asia/Kolkata"
+            assert body["buckets"][0]["start"].endswith("+05:30")
+            assert 0 < body["buckets"][0]["peak"] < 20
+            csv = client.get(f"{base}/api/history", params=ask | {"format": "csv"},
+                             headers=auth)
+            assert csv.headers["content-type"].startswith("text/csv")
+            assert len(csv.text.splitlines()) == len(body["buckets"]) + 1
+            bad = client.get(f"{base}/api/history", params=ask | {"from": "yesterday"},
+                             headers=auth)
+            assert bad.status_code == 400 and "ISO" in bad.json()["detail"]
+            assert client.get(f"{base}/api/history", headers=auth).json()["points"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("local", "bucket", "start"), [
+    ("2026-03-29T03:30:00+02:00", "day", "2026-03-29T00:00:00+01:00"),  # DST began at 02:00
+    ("2026-12-02T15:10:00+01:00", "week", "2026-11-30T00:00:00+01:00"),  # Monday
+    ("2026-12-02T15:10:00+01:00", "hour", "2026-12-02T15:00:00+01:00"),
+])
+def test_buckets_follow_the_local_calendar(local, bucket, start):
+    from datetime import datetime
+
+    clock = DeviceClock("Europe/Berlin")
+    moment = clock.local(datetime.fromisoformat(local).timestamp())
+    assert bucket_start(moment, bucket).isoformat() == start
+
+
+def test_old_data_goes_by_the_retention(tmp_path):
+    store = HistoryStore(engine_for("", tmp_path), retention_days=2)
+    now = 1_764_633_600.0
+    for day in range(5):  # an hour before midnight of each of the last 5 days
+        store.record(now - day * 86400 - 3600, {"people": 3})
+        store.record(now - day * 86400 - 3540, {"people": 3})  # closes that minute
+    store.flush()
+    assert store.trim(now) > 0
+    left = store.query("people", now - 10 * 86400, now + 3600, "day", DeviceClock("UTC"))
+    assert len(left) == 2  # the two days within the retention
+
+
+def test_a_history_that_cannot_open_leaves_the_sensor_counting(tmp_path, caplog):
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.state_dir = str(tmp_path / "state")
+    config.output.jsonl_path = ""
+    config.history.url = "postgresql://nobody:secret@127.0.0.1:9/none"
+    state = SensorState(config)
+    runner = SensorRunner(state, open_source(str(SAMPLE_VIDEO)), 0.0, [])
+    assert runner.history is None and "without a history" in caplog.text
+    assert "secret" not in caplog.text
+    assert runner.run(max_frames=20) == 20
