@@ -13,6 +13,8 @@ if command -v apt-get >/dev/null; then
   # nodejs + npm run lora-packet, the tests' independent LoRaWAN frame check.
   pkgs="opencv-doc mosquitto mosquitto-clients chromium python3-gi gir1.2-gst-rtsp-server-1.0"
   pkgs="$pkgs gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
+  # PostgreSQL: the tests' real server for the history store of a site
+  pkgs="$pkgs postgresql"
   command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
   for pkg in $pkgs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

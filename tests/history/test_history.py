@@ -150,3 +150,60 @@ def test_a_history_that_cannot_open_leaves_the_sensor_counting(tmp_path, caplog)
     assert runner.history is None and "without a history" in caplog.text
     assert "secret" not in caplog.text
     assert runner.run(max_frames=20) == 20
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return ""
+    url = request.getfixturevalue("postgres_url")
+
+    from occusense.history import metadata
+
+    engine = engine_for(url, tmp_path)
+    metadata.drop_all(engine)  # each test its own empty tables
+    engine.dispose()
+    return url
+
+
+def test_both_stores_keep_bucket_and_sum_a_sites_cameras(store_url, tmp_path):
+    clock = DeviceClock("Europe/Berlin")
+    start = 1_764_633_600.0  # 01:00 Berlin
+    lobby = HistoryStore(engine_for(store_url, tmp_path), "lobby")
+    hall = HistoryStore(engine_for(store_url, tmp_path), "hall")
+    for second in range(0, 7200, 10):
+        lobby.record(start + second, {"people": 2}, ["line:in"] if second % 600 == 0 else [])
+        hall.record(start + second, {"people": 3})
+    lobby.report(start, "line", '{"event": "Line Crossing Counting"}')
+    lobby.flush()
+    hall.flush()
+    hours = lobby.query("people", start, start + 7200, "hour", clock)
+    assert [h["start"] for h in hours] == ["2025-12-02T01:00:00+01:00",
+                                           "2025-12-02T02:00:00+01:00"]
+    assert hours[0]["mean"] == 2 and hours[0]["minutes"] == 60
+    site = lobby.query("people", start, start + 7200, "day", clock, ["lobby", "hall"])
+    assert site[0]["mean"] == 5 and site[0]["peak"] == 5  # the site's people: the sum
+    assert lobby.query("line:in", start, start + 7200, "day", clock)[0]["total"] == 12
+    assert lobby.series_names(["lobby"]) == ["line:in", "people"]
+    assert len(lobby.reports_between(start - 1, start + 1)) == 1
+    lobby.retention_days = 1
+    assert lobby.trim(start + 3 * 86400) > 0
+    assert lobby.query("people", start, start + 7200, "hour", clock) == []
+    assert hall.query("people", start, start + 7200, "hour", clock)  # its camera's own
+    lobby.close()
+    hall.close()
+
+
+def test_a_sensor_writes_its_history_to_postgresql(postgres_url, tmp_path):
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.state_dir = str(tmp_path / "state")
+    config.output.jsonl_path = ""
+    config.history.url = postgres_url
+    state = SensorState(config)
+    runner = SensorRunner(state, open_source(str(SAMPLE_VIDEO), 1_764_633_600.0),
+                          1_764_633_600.0, [], camera="pg-lobby")
+    assert runner.run(max_frames=700) == 700
+    rows = runner.history.query("people", 1_764_633_600.0, 1_764_633_700.0, "minute",
+                                DeviceClock("UTC"))
+    assert rows and rows[0]["peak"] > 0
+    assert not (tmp_path / "state" / "history.sqlite").exists()
