@@ -16,13 +16,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from occusense.clock import DeviceClock
 from occusense.config.io import config_to_dict, load_config, parse_config, save_config
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
+from occusense.files import write_atomic
 from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
@@ -125,6 +128,8 @@ class SensorRunner:
         # every report and the counts minute by minute (opened once per run)
         self.history = open_history(state.config, camera)
         state.history_store = self.history
+        self._clock = DeviceClock(state.config.time.timezone)
+        self._day: Any = None  # the local day of the last frame (utilisation reports)
         if hasattr(source, "on_status"):
             source.on_status = self._source_status
             self._source_status(getattr(source, "up", True), getattr(source, "problem", ""))
@@ -428,6 +433,38 @@ class SensorRunner:
         events = [f"line:{'in' if c.inward else 'out'}" for c in result.crossings]
         events += [f"flow:{entry}-{exit_}" for _, entry, exit_ in result.flows]
         self.history.record(ts, levels, events)
+        day = self._clock.local(ts).date()
+        if self._day is not None and day != self._day:
+            self._write_utilisation(self._day)
+        self._day = day
+
+    def _write_utilisation(self, day) -> None:
+        """The day that ended (and, on a Monday, the week) as utilisation
+        CSVs in ``<state_dir>/utilisation/``, once its minutes are written."""
+        from datetime import datetime, timedelta
+
+        from occusense.history.utilisation import to_csv, utilisation
+
+        store, config, labels = self.history, self.state.config, list(self._region_labels)
+        assert store is not None
+        folder = Path(config.state_dir) / "utilisation"
+        zone = self._clock.zone
+        start = datetime.combine(day, datetime.min.time(), zone)
+        periods = [(f"day-{day.isoformat()}", start, start + timedelta(days=1))]
+        if (day + timedelta(days=1)).weekday() == 0:  # the day ended a week (Mon-Sun)
+            monday = start - timedelta(days=6)
+            periods.append((f"week-{monday.date().isoformat()}", monday,
+                            start + timedelta(days=1)))
+
+        def job() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, since, until in periods:
+                rows = utilisation(store, config, labels, since.timestamp(), until.timestamp(),
+                                   [store.camera])
+                write_atomic(folder / f"utilisation-{name}.csv", to_csv(rows))
+            log.info("utilisation written: %s", ", ".join(n for n, _, _ in periods))
+
+        store.after_writes(job)
 
     def _recipient_status(self) -> list[dict]:
         """Each recipient's status, its counts since the sensor started."""

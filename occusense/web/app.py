@@ -43,6 +43,13 @@ from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
 from occusense.web.state import SensorState, merge_config
 
+
+def region_labels(config: DeviceConfig) -> list[str]:
+    """What the GUI calls each region (as the running sensor does)."""
+    from occusense.runner import region_labels as labels
+
+    return labels(config)
+
 LICENCE_PACKAGES = (
     "fastapi",
     "starlette",
@@ -165,6 +172,34 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     @app.get("/live", include_in_schema=False)
     async def live(request: Request, _: str = Depends(user)):
         return page(request, "live.html", normal=state.config.privacy_mode is PrivacyMode.normal)
+
+    @app.get("/history", include_in_schema=False)
+    async def history_page(request: Request, _: str = Depends(user),
+                           period: str = Query("day", pattern="^(day|week|month)$"),
+                           date: str = Query("", max_length=10)):
+        """A day, week or month: occupancy and in/out charts, utilisation per region."""
+        view = await asyncio.to_thread(history_view, state, period, date)
+        return page(request, "history.html", title="History", **view)
+
+    @app.get("/api/utilisation", tags=["live"], response_model=None,
+             responses={200: {"content": {"application/json": {}, "text/csv": {}},
+                              "description": "one row per region and all"}})
+    async def utilisation_api(
+        _: str = Depends(user),
+        period: str = Query("day", pattern="^(day|week|month)$"),
+        date: str = Query("", max_length=10, description="a day of the period (default today)"),
+        format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
+    ) -> Any:
+        """Per region: share of the scheduled hours occupied, mean and peak people,
+        busiest hour and weekday, mean dwell."""
+        from occusense.history.utilisation import to_csv
+
+        view = await asyncio.to_thread(history_view, state, period, date)
+        if format_ == "csv":
+            return Response(to_csv(view["rows"]), media_type="text/csv", headers={
+                "Content-Disposition": f"attachment; filename=utilisation-{view['file_name']}.csv"})
+        return {"period": period, "from": view["since"], "to": view["until"],
+                "regions": view["rows"]}
 
     @app.get("/draw", include_in_schema=False)
     async def draw(request: Request, _: str = Depends(user)):
@@ -545,6 +580,44 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     return app
+
+
+def history_view(state: SensorState, period: str, day: str) -> dict[str, Any]:
+    """The History page's period (a day, the week or the month of ``day``),
+    its buckets and its utilisation table."""
+    from datetime import date as Date
+    from datetime import datetime, timedelta
+
+    from occusense.clock import DeviceClock
+    from occusense.history.utilisation import utilisation
+
+    store = state.history_store
+    if store is None:
+        raise HTTPException(404, "the history store is off (history.enabled) or not open")
+    clock = DeviceClock(state.config.time.timezone)
+    try:
+        chosen = Date.fromisoformat(day) if day else clock.local(time.time()).date()
+    except ValueError:
+        raise HTTPException(400, f"date: YYYY-MM-DD, got {day!r}") from None
+    start = datetime.combine(chosen, datetime.min.time(), clock.zone)
+    if period == "week":
+        start -= timedelta(days=chosen.weekday())
+        end = start + timedelta(days=7)
+    elif period == "month":
+        start = start.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    else:
+        end = start + timedelta(days=1)
+    labels = list(region_labels(state.config)) if state.config.region_counting.customize_area \
+        else []
+    rows = utilisation(store, state.config, labels, start.timestamp(), end.timestamp())
+    bucket = "hour" if period == "day" else "day"
+    return {"period": period, "date": chosen.isoformat(), "since": start.isoformat(),
+            "until": end.isoformat(), "bucket": bucket, "rows": rows,
+            "file_name": f"{period}-{start.date().isoformat()}",
+            "series": ["people", *[f"region:{x}" for x in labels]],
+            "previous": (start - timedelta(days=1)).date().isoformat(),
+            "next": end.date().isoformat()}
 
 
 def history_answer(state: SensorState, series: str, start: str | None, end: str | None,

@@ -24,6 +24,7 @@ from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.conftest import REPO, SAMPLE_VIDEO
 from tests.web.test_api import bearer
+from tests.web.test_browser import browser, page  # noqa: F401 - fixtures
 
 START = "2026-11-23T09:00:00+01:00"
 MINUTE_REPORTS = {"interval_s": 60, "periodic_scheme": "on_the_dot", "trigger_enabled": False}
@@ -207,3 +208,40 @@ def test_a_sensor_writes_its_history_to_postgresql(postgres_url, tmp_path):
                                 DeviceClock("UTC"))
     assert rows and rows[0]["peak"] > 0
     assert not (tmp_path / "state" / "history.sqlite").exists()
+
+
+def test_the_history_page_shows_a_replayed_day(tmp_path, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from occusense.config.running import RUNNING
+    from occusense.history import open_history
+    from tests.web.test_browser import activate
+
+    state_dir, sent = replayed(tmp_path)
+    config = load_config(state_dir / RUNNING)
+    config.web.secure_cookies = False
+    state = SensorState(config)
+    state.history_store = open_history(config)
+    server = WebServer(create_app(state), "127.0.0.1", 0)
+    base = server.url.rstrip("/")
+    try:
+        activate(page, base)
+        page.goto(f"{base}/history?period=day&date=2026-11-23")
+        chart = page.locator("#occupancy polyline")
+        expect(chart).to_have_count(2)  # mean and peak
+        expect(page.locator("#inout polyline")).to_have_count(2)  # in and out
+        expect(page.locator("#occupancy .axes text").first).to_be_visible()
+        rows = page.locator("table.utilisation tbody tr")
+        expect(rows).to_have_count(3)  # all, west walkway, east walkway
+        expect(page.locator('tr[data-region="all"] td').nth(1)).to_have_text("1")  # 09:00
+        expect(page.locator('tr[data-region="all"] td').nth(5)).to_have_text("09:00")
+        page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+        csv = page.locator("#csv-in").get_attribute("href")
+        assert "format=csv" in csv and "line%3Ain" in csv
+        week = page.request.get(f"{base}/api/utilisation?period=week&date=2026-11-23")
+        assert week.ok and week.json()["regions"][0]["region"] == "all"
+    finally:
+        server.stop()
+    import shutil
+
+    shutil.copy(tmp_path / "history.png", "/tmp/history.png")
