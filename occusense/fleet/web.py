@@ -19,14 +19,16 @@ their requests, and follows the service as cameras come and go.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import cv2
 import yaml
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette._utils import get_route_path
@@ -409,6 +411,24 @@ class SiteWeb:
             self._camera(camera)
             return {"removed": camera, "file": service.remove(camera).name}
 
+        @app.get("/api/history", tags=["cameras"], response_model=None,
+                 responses={200: {"content": {"application/json": {}, "text/csv": {}},
+                                  "description": "the site's buckets: every camera summed"}})
+        async def site_history(
+            _: str = Depends(user),
+            series: str = Query(..., max_length=160, description="people, region:<name>, "
+                                "line:in, line:out, flow:<entry>-<exit>"),
+            from_: str | None = Query(None, alias="from", max_length=40),
+            to: str | None = Query(None, max_length=40),
+            bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
+            format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
+        ) -> Any:
+            """A series summed over every camera of the site (each camera's own:
+            ``/api/cameras/<id>/history``). Peaks are summed per bucket: an upper
+            bound of the site's peak."""
+            return await asyncio.to_thread(self._site_history, series, from_, to, bucket,
+                                           format_)
+
         @app.get("/metrics", tags=["live"], response_class=Response,
                  responses={200: {"content": {metrics.CONTENT_TYPE: {}},
                                   "description": "Prometheus text format"}})
@@ -420,6 +440,29 @@ class SiteWeb:
             if not (scrape_token and given and secrets.compare_digest(given, scrape_token)):
                 await user(request)
             return Response(metrics.exposition(registry), media_type=metrics.CONTENT_TYPE)
+
+    def _site_history(self, series: str, since: str | None, until: str | None, bucket: str,
+                      form: str) -> Any:
+        from occusense.clock import DeviceClock
+        from occusense.history import HistoryError, parse_when, sum_buckets, to_csv
+
+        states = [s for _, s in self._labelled_states() if s.history_store is not None]
+        if not states:
+            raise HTTPException(404, "no camera keeps a history yet")
+        clock = DeviceClock(states[0].config.time.timezone)
+        try:
+            end = parse_when(until, clock, time.time())
+            start = parse_when(since, clock, end - 86400)
+            if end <= start:
+                raise HistoryError("from must be before to")
+            rows = sum_buckets([s.history_store.query(series, start, end, bucket, clock)
+                                for s in states])
+        except HistoryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if form == "csv":
+            return Response(to_csv(rows), media_type="text/csv")
+        return {"series": series, "bucket": bucket, "cameras": len(states),
+                "timezone": states[0].config.time.timezone, "buckets": rows}
 
     def _labelled_states(self) -> list:
         return [(c.id, c.state) for c in list(self.service.cameras.values())

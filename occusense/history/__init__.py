@@ -423,3 +423,18 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def sum_buckets(answers: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Several cameras' buckets of one series, added up bucket by bucket."""
+    merged: dict[str, dict[str, Any]] = {}
+    for rows in answers:
+        for row in rows:
+            into = merged.setdefault(row["start"], {k: v for k, v in row.items()
+                                                    if k in ("start", "series")})
+            for key in ("mean", "peak", "total"):
+                if key in row:
+                    into[key] = round(into.get(key, 0) + row[key], 3)
+            if "minutes" in row:
+                into["minutes"] = max(into.get("minutes", 0), row["minutes"])
+    return [merged[k] for k in sorted(merged)]

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from occusense.web.app import create_app
 from occusense.web.server import WebServer
 from occusense.web.state import SensorState
 from tests.conftest import REPO, SAMPLE_VIDEO
+from tests.fleet.conftest import site  # noqa: F401 - fixture
 from tests.web.test_api import bearer
 from tests.web.test_browser import browser, page  # noqa: F401 - fixtures
 
@@ -182,8 +184,8 @@ def test_both_stores_keep_bucket_and_sum_a_sites_cameras(store_url, tmp_path):
     assert [h["start"] for h in hours] == ["2025-12-02T01:00:00+01:00",
                                            "2025-12-02T02:00:00+01:00"]
     assert hours[0]["mean"] == 2 and hours[0]["minutes"] == 60
-    site = lobby.query("people", start, start + 7200, "day", clock, ["lobby", "hall"])
-    assert site[0]["mean"] == 5 and site[0]["peak"] == 5  # the site's people: the sum
+    summed = lobby.query("people", start, start + 7200, "day", clock, ["lobby", "hall"])
+    assert summed[0]["mean"] == 5 and summed[0]["peak"] == 5  # the site's people: the sum
     assert lobby.query("line:in", start, start + 7200, "day", clock)[0]["total"] == 12
     assert lobby.series_names(["lobby"]) == ["line:in", "people"]
     assert len(lobby.reports_between(start - 1, start + 1)) == 1
@@ -217,7 +219,7 @@ def test_the_history_page_shows_a_replayed_day(tmp_path, page):  # noqa: F811
     from occusense.history import open_history
     from tests.web.test_browser import activate
 
-    state_dir, sent = replayed(tmp_path)
+    state_dir, _ = replayed(tmp_path)
     config = load_config(state_dir / RUNNING)
     config.web.secure_cookies = False
     state = SensorState(config)
@@ -245,3 +247,28 @@ def test_the_history_page_shows_a_replayed_day(tmp_path, page):  # noqa: F811
     import shutil
 
     shutil.copy(tmp_path / "history.png", "/tmp/history.png")
+
+
+def test_a_site_sums_its_cameras_history(site):  # noqa: F811
+    from occusense.web.auth import hash_secret
+    from tests.web.conftest import PASSWORD
+
+    assert site.running("lobby", "entrance")
+    site.web.account.save({"activated": True, "password_hash": hash_secret(PASSWORD)},
+                          "test", "normal")
+    time.sleep(2)
+    stores = [site.service.cameras[c].state.history_store for c in ("lobby", "entrance")]
+    for store in stores:
+        store.flush()  # the open minute, written now
+    token = httpx.post(f"{site.url}/api/token", data={"password": PASSWORD},
+                       timeout=30).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    ask = {"series": "people", "bucket": "minute", "from": str(time.time() - 600)}
+    whole = httpx.get(f"{site.url}/api/history", params=ask, headers=auth, timeout=30)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["cameras"] == 2
+    each = [httpx.get(f"{site.url}/api/cameras/{c}/history", params=ask, headers=auth,
+                      timeout=30).json()["buckets"] for c in ("lobby", "entrance")]
+    last = whole.json()["buckets"][-1]
+    parts = [next(b for b in rows if b["start"] == last["start"]) for rows in each]
+    assert last["mean"] == pytest.approx(sum(p["mean"] for p in parts), abs=0.01)
