@@ -272,3 +272,26 @@ def test_a_site_sums_its_cameras_history(site):  # noqa: F811
     last = whole.json()["buckets"][-1]
     parts = [next(b for b in rows if b["start"] == last["start"]) for rows in each]
     assert last["mean"] == pytest.approx(sum(p["mean"] for p in parts), abs=0.01)
+
+
+def test_the_day_that_ended_is_written_as_a_utilisation_csv(tmp_path):
+    from datetime import datetime
+
+    config = load_config(REPO / "examples" / "vtest.yaml")
+    config.state_dir = str(tmp_path / "state")
+    config.output.jsonl_path = ""
+    config.time.timezone = "Europe/Berlin"
+    # 23:59:20 on Sunday 29 November: the replay (79.5 s) ends the day and the week
+    start = datetime.fromisoformat("2026-11-29T23:59:20+01:00").timestamp()
+    state = SensorState(config)
+    runner = SensorRunner(state, open_source(str(SAMPLE_VIDEO), start), start, [])
+    runner.run()
+    folder = tmp_path / "state" / "utilisation"
+    day = folder / "utilisation-day-2026-11-29.csv"
+    week = folder / "utilisation-week-2026-11-23.csv"
+    assert day.is_file() and week.is_file()
+    lines = day.read_text().splitlines()
+    assert lines[0].startswith("region,scheduled_hours,occupied_hours,occupied_share")
+    assert {line.split(",")[0] for line in lines[1:]} == {"all", "west walkway",
+                                                          "east walkway"}
+    assert lines[1].split(",")[1] == "1"  # the 23:00 hour, counted
