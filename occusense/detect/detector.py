@@ -29,7 +29,7 @@ import numpy as np
 
 from occusense.config.device import DetectorInput as InputScheme
 from occusense.detect.base import Detections
-from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine
+from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine, UsesEngine
 from occusense.detect.families import Decoding, make_family, recognise
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class ModelSettings:
     input_norm: str = "auto"
 
 
-class OnnxDetector:
+class OnnxDetector(UsesEngine):
     """Person detector: an ONNX model on ONNX Runtime here, or on a remote
     inference server.
 
@@ -197,20 +197,11 @@ class OnnxDetector:
             feeds[name] = np.array([[tensor.shape[3], tensor.shape[2]]], np.int64)
         return self.engine.run(self.engine.output_names, feeds)
 
-    def close(self) -> None:
-        """Let go of the engine's connections (a remote server's keep-alives)."""
-        close = getattr(self.engine, "close", None)
-        if close is not None:
-            close()
-
     def detect(self, frame: np.ndarray) -> Detections:
         try:
             return self._detect(frame)
         except InferenceError as exc:
-            self.failures += 1
-            if self.failures == 1 or self.failures % 100 == 0:
-                log.warning("detection failed (%d frame(s) so far): %s", self.failures, exc)
-            return Detections.empty()
+            return self.failed(exc)
 
     def _detect(self, frame: np.ndarray) -> Detections:
         h = frame.shape[0]

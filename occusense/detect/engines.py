@@ -37,6 +37,29 @@ class InferenceError(OccusenseError):
     """The inference engine could not run the model."""
 
 
+class UsesEngine:
+    """What a detector on an :class:`InferenceEngine` does around it: let go
+    of the engine, and count (and log now and then) frames whose inference
+    failed, which then have no detections: the sensor goes on."""
+
+    engine: InferenceEngine
+    failures: int = 0
+
+    def close(self) -> None:
+        """Let go of the engine's connections (a remote server's keep-alives)."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
+    def failed(self, exc: Exception):
+        from occusense.detect.base import Detections
+
+        self.failures += 1
+        if self.failures == 1 or self.failures % 100 == 0:
+            log.warning("detection failed (%d frame(s) so far): %s", self.failures, exc)
+        return Detections.empty()
+
+
 class InferenceEngine(Protocol):
     """Runs one network: named float32 inputs in, named outputs out."""
 

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from occusense.detect.base import Detections
-from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine
+from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine, UsesEngine
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ OVERLAP = 0.3  # of a half, shared with the other half
 ROOM_DETECTIONS_PER_S = 5.0
 
 
-class RoomFinder:
+class RoomFinder(UsesEngine):
     """People in a room: CenterNet over four views of the frame, fused.
 
     Args:
@@ -81,19 +81,11 @@ class RoomFinder:
         where = getattr(self.engine, "where", "ONNX Runtime")
         return f"room finder (CenterNet 512, 4 views fused) on {where}"
 
-    def close(self) -> None:
-        close = getattr(self.engine, "close", None)
-        if close is not None:
-            close()
-
     def detect(self, frame: np.ndarray) -> Detections:
         try:
             views = self.views(frame)
         except InferenceError as exc:
-            self.failures += 1
-            if self.failures == 1 or self.failures % 100 == 0:
-                log.warning("detection failed (%d frame(s) so far): %s", self.failures, exc)
-            return Detections.empty()
+            return self.failed(exc)
         boxes, scores = fuse(views)
         keep = scores >= self.threshold
         return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32))

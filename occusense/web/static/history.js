@@ -1,20 +1,8 @@
 // The History page: a period's buckets from /api/history, drawn as charts
 // with a time axis, a people axis and a legend (in the page).
 var BASE = document.body.dataset.base || '';
-const SVG = 'http://www.w3.org/2000/svg';
-const COLOURS = ['#0b3954', '#d1495b', '#00798c', '#edae49'];
 const section = document.getElementById('history');
 const since = section.dataset.since, until = section.dataset.until, bucket = section.dataset.bucket;
-function el(name, attrs, text) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-function niceStep(range, ticks) {
-  const raw = Math.max(range, 1) / ticks, mag = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map(m => m * mag).find(s => s >= raw);
-}
 function query(series, format) {
   const params = new URLSearchParams({series, from: since, to: until, bucket});
   if (format) params.set('format', format);
@@ -31,35 +19,35 @@ function draw(svg, starts, lines, unit) {
   const most = Math.max(1, ...lines.flatMap(l => l.values));
   const step = Math.max(1, niceStep(most, 4)), yMax = Math.ceil(most / step) * step;
   const y = v => H - bottom - v / yMax * (H - top - bottom);
-  const axes = el('g', {class: 'axes'});
+  const axes = svgEl('g', {class: 'axes'});
   for (let v = 0; v <= yMax; v += step) {
-    axes.append(el('line', {x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid'}));
-    axes.append(el('text', {x: left - 4, y: y(v) + 4, 'text-anchor': 'end'}, String(v)));
+    axes.append(svgEl('line', {x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid'}));
+    axes.append(svgEl('text', {x: left - 4, y: y(v) + 4, 'text-anchor': 'end'}, String(v)));
   }
   // ticks: every 3 hours of a day, every day of a week, every 5th day of a month
   const days = Math.round((t1 - t0) / 86400e3);
   const tick = bucket === 'hour' ? 3 * 3600e3 : (days > 10 ? 5 : 1) * 86400e3;
   for (let t = t0; t < t1; t += tick) {
     const at = left + (t - t0) / (t1 - t0) * (W - left - right);
-    axes.append(el('line', {x1: at, x2: at, y1: H - bottom, y2: H - bottom + 4}));
+    axes.append(svgEl('line', {x1: at, x2: at, y1: H - bottom, y2: H - bottom + 4}));
     const text = bucket === 'hour' ? new Date(t).toISOString() : '';
-    axes.append(el('text', {x: at, y: H - bottom + 15, 'text-anchor': 'middle'},
+    axes.append(svgEl('text', {x: at, y: H - bottom + 15, 'text-anchor': 'middle'},
                    tickLabel(t, text)));
   }
-  axes.append(el('line', {x1: left, x2: W - right, y1: H - bottom, y2: H - bottom}));
-  axes.append(el('text', {x: 2, y: 12, class: 'unit'}, unit));
-  axes.append(el('text', {x: W - right, y: H - 4, 'text-anchor': 'end', class: 'unit'},
+  axes.append(svgEl('line', {x1: left, x2: W - right, y1: H - bottom, y2: H - bottom}));
+  axes.append(svgEl('text', {x: 2, y: 12, class: 'unit'}, unit));
+  axes.append(svgEl('text', {x: W - right, y: H - 4, 'text-anchor': 'end', class: 'unit'},
                  bucket === 'hour' ? 'hour (sensor time)' : 'day'));
   svg.append(axes);
   if (!starts.length) {
-    svg.append(el('text', {x: left + 10, y: H / 2, class: 'chart-note'}, 'nothing counted in this period'));
+    svg.append(svgEl('text', {x: left + 10, y: H / 2, class: 'chart-note'}, 'nothing counted in this period'));
     return;
   }
   for (const line of lines) {
     const xs = starts.map(s => x(Date.parse(s)));
     const points = line.values.map((v, i) => `${xs[i].toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    svg.append(el('polyline', {points, fill: 'none', stroke: line.colour, 'stroke-width': 2}));
-    line.values.forEach((v, i) => svg.append(el('circle', {cx: xs[i], cy: y(v), r: 3, fill: line.colour})));
+    svg.append(svgEl('polyline', {points, fill: 'none', stroke: line.colour, 'stroke-width': 2}));
+    line.values.forEach((v, i) => svg.append(svgEl('circle', {cx: xs[i], cy: y(v), r: 3, fill: line.colour})));
   }
 }
 // a tick's label in the sensor's time: hours of the day from the period's start
