@@ -79,6 +79,29 @@ def test_a_replay_gives_history_that_matches_the_reports(tmp_path):
         listed.stdout.split("\n"))
     store = HistoryStore(engine_for("", state))
     assert len(store.reports_between(0, 2e9)) == len(sent)  # every report is kept
+    # and the API gives the same figures, by the hour and by the minute
+    from occusense.config.running import RUNNING
+    from occusense.history import open_history
+
+    config = load_config(state / RUNNING)
+    config.web.secure_cookies = False
+    sensor = SensorState(config)
+    sensor.history_store = open_history(config)
+    server = WebServer(create_app(sensor), "127.0.0.1", 0)
+    base = server.url.rstrip("/")
+    try:
+        with httpx.Client(timeout=30) as client:
+            auth = bearer(client, sensor, base)
+            ask = {"series": "line:in", "from": "2026-11-23", "to": "2026-11-24"}
+            hours = client.get(f"{base}/api/history", params=ask | {"bucket": "hour"},
+                               headers=auth).json()["buckets"]
+            by_minute = client.get(f"{base}/api/history", params=ask | {"bucket": "minute"},
+                                   headers=auth).json()["buckets"]
+    finally:
+        server.stop()
+    assert [h["start"] for h in hours] == ["2026-11-23T09:00:00+01:00"]
+    assert hours[0]["total"] == total_in
+    assert by_minute[0]["total"] == first["in_counted"]
 
 
 def test_the_api_answers_from_the_store_in_json_and_csv(tmp_path):
