@@ -30,6 +30,7 @@ from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
+from occusense.rtsp import RtspError, RtspOutput
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import (
@@ -115,6 +116,8 @@ class SensorRunner:
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
         self.home_assistant: HomeAssistantPublisher | None = None
+        self.rtsp: RtspOutput | None = None
+        self._rtsp_said = ""  # the last thing said of the RTSP output (said once)
         self._good: DeviceConfig | None = None  # the last configuration that started
         state.startable = self.check_startable
         # broker connections outlive pipelines (one connection per client id)
@@ -275,6 +278,7 @@ class SensorRunner:
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
+        self._rtsp_for(config)
         if self.history is not None:
             pipeline.sinks.append(HistorySink(self.history, lambda: pipeline.last_ts))
         return pipeline
@@ -288,6 +292,28 @@ class SensorRunner:
             self.lorawan = None
         if wanted is not None and self.lorawan is None:
             self.lorawan = LoRaWANLink(self.state)
+
+    def _rtsp_for(self, config: DeviceConfig) -> None:
+        """N1: the RTSP output lives across pipeline rebuilds; a change of its
+        settings restarts it; Blur privacy mode has none (P5)."""
+        wanted = config.rtsp if config.rtsp.enabled else None
+        if wanted is not None and config.privacy_mode.value != "normal":
+            if self._rtsp_said != "blur":
+                log.warning("RTSP output is off in Blur privacy mode (rtsp.enabled is ignored)")
+            self._rtsp_said, wanted = "blur", None
+        if self.rtsp is not None and self.rtsp.settings != wanted:
+            self.rtsp.close()
+            self.rtsp = None
+        if wanted is None or self.rtsp is not None:
+            return
+        try:
+            self.rtsp = RtspOutput(wanted, self.source.width or 640, self.source.height or 480,
+                                   self.source.fps)
+            self._rtsp_said = ""
+        except RtspError as exc:
+            if self._rtsp_said != str(exc):
+                log.error("%s; the sensor counts on without it", exc)
+            self._rtsp_said = str(exc)
 
     def run(
         self,
@@ -313,6 +339,9 @@ class SensorRunner:
             frames.close()
             self._close_transports()
             self.mqtt.close()  # "offline" on every status topic
+            if self.rtsp is not None:
+                self.rtsp.close()
+                self.rtsp = None
             if self.history is not None:
                 self.history.flush()
             if self.lorawan is not None:
@@ -410,6 +439,10 @@ class SensorRunner:
             self._record(frame.timestamp, counts, result)
         if self.home_assistant is not None:
             self.home_assistant.update(counts)
+        if self.rtsp is not None and pipeline.image is not None and self.rtsp.watched:
+            overlay = (render(pipeline.image, self.state.config, pipeline.last_people, counts)
+                       if self.rtsp.settings.overlays else None)
+            self.rtsp.push(pipeline.image, overlay)
         if self.state.recording is not None and pipeline.image is not None:
             picture = render(pipeline.image, self.state.config, pipeline.last_people, counts)
             self.state.record(picture)

@@ -15,6 +15,9 @@ if command -v apt-get >/dev/null; then
   pkgs="$pkgs gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
   # PostgreSQL: the tests' real server for the history store of a site
   pkgs="$pkgs postgresql"
+  # the RTSP output: GStreamer's RTSP server and H.264 encoder, and what PyGObject
+  # builds against in the venv
+  pkgs="$pkgs gstreamer1.0-plugins-ugly libgirepository1.0-dev libcairo2-dev pkg-config"
   command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
   for pkg in $pkgs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -26,7 +29,7 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,rtsp]"
 # ByteTrack from Roboflow's trackers package; --no-deps keeps opencv headless.
 .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1"
 .venv/bin/python -c "import occusense.detect.detector, trackers"

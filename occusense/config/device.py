@@ -332,8 +332,40 @@ class HomeAssistantSettings(StrictModel):
         return self
 
 
+class RtspPacketMode(StrEnum):
+    """The guide's "RTP packet": over the RTSP TCP connection, or over UDP."""
+
+    compatibility = "compatibility"  # "better compatibility": RTP interleaved in RTSP/TCP
+    performance = "performance"  # "better performance": RTP over UDP
+
+
 class RtspSettings(StrictModel):
-    port: int = Field(554, ge=1, le=65535)
+    """N1: the sensor's own stream, rtsp://HOST:PORT/main (Normal privacy mode only)."""
+
+    enabled: bool = Field(False, description="serve the stream (each camera its own port)")
+    port: int = Field(554, ge=1, le=65535, description="below 1024 needs root or "
+                      "CAP_NET_BIND_SERVICE; 8554 is the usual unprivileged choice")
+    rtp_packet: RtspPacketMode = Field(
+        RtspPacketMode.compatibility, description="compatibility = RTP over the RTSP TCP "
+        "connection (through firewalls); performance = RTP over UDP")
+    multicast_group: str = Field("", description="e.g. 239.255.1.1: clients may join it "
+                                 "(UDP multicast); empty = unicast only")
+    dscp: int = Field(0, ge=0, le=63, description="QoS DSCP of the stream's packets; 0 = none")
+    bitrate_kbps: int = Field(2000, ge=100, le=20000, description="H.264 bitrate")
+    overlays: bool = Field(False, description="also serve rtsp://HOST:PORT/overlay with the "
+                           "regions, line and people drawn")
+
+    @field_validator("multicast_group")
+    @classmethod
+    def _multicast(cls, group: str) -> str:
+        if group:
+            try:
+                address = ipaddress.ip_address(group)
+            except ValueError:
+                raise ValueError(f"{group!r} is not an IP address") from None
+            if not address.is_multicast:
+                raise ValueError(f"{group} is not a multicast address (224.0.0.0/4, ff00::/8)")
+        return group
 
 
 class DigitalIO(StrictModel):
