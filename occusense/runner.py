@@ -417,6 +417,9 @@ class SensorRunner:
         pipeline = self.pipeline
         if pipeline is not None:
             self._count(pipeline)
+        if self._prefetcher is not None and self._prefetcher.paced:
+            # the camera's clock is the wall clock: how late this frame is counted
+            self.state.run.lag_s = max(0.0, time.time() - frame.timestamp)
         if result is None or pipeline is None:
             return
         self.counts.save(pipeline.analytics, self.state.config)  # at most once a second

@@ -98,6 +98,7 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
         "counts": dict(state.counts),
         "regions": " · ".join(f"{k} {v}" for k, v in region_counts(state.counts).items()),
         "frame_rate": round(run.frame_rate, 2),
+        "lag_s": round(run.lag_s, 1),
         "frames": run.frames,
         "dropped": run.dropped,
         "inference_ms": round(1000 * run.inference_s / run.frames, 1) if run.frames else None,

@@ -282,9 +282,10 @@ class Prefetcher:
     """Decodes frames on a background thread, a few frames ahead.
 
     Decoding then overlaps inference. For files the reader waits when the
-    queue is full (no frame is lost); for live sources it drops the oldest
-    queued frame instead, so a slow detector never makes the sensor lag
-    behind the camera, and counts what it dropped in ``dropped``.
+    queue is full (no frame is lost); for live sources (and files played at
+    their own pace) it drops the oldest queued frame instead, so a slow
+    detector never makes the sensor lag behind the camera, and counts what it
+    dropped in ``dropped``.
     """
 
     _END = object()
@@ -308,9 +309,16 @@ class Prefetcher:
         finally:
             self._put(self._END, always=True)
 
+    @property
+    def paced(self) -> bool:
+        """Frames come at the camera's pace: a live source, or a file played
+        as one (``--realtime``): a slow sensor drops the oldest rather than
+        falling behind the camera's clock."""
+        return self.source.live or bool(getattr(self.source, "realtime", False))
+
     def _put(self, item: object, always: bool = False) -> None:
         while not self._stop.is_set():
-            if self.source.live and not always and self._queue.full():
+            if self.paced and not always and self._queue.full():
                 try:
                     self._queue.get_nowait()
                     self.dropped += 1

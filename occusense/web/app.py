@@ -411,7 +411,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             "frame": view.frame,
             "people": len(view.people),
             "recipients": state.transport_status,
-            "source": {"up": state.source_up, "problem": state.source_problem},
+            "source": {"up": state.source_up, "problem": state.source_problem,
+                       "lag_s": round(state.run.lag_s, 3), "dropped": state.run.dropped},
             "notice": state.notice,
         }
 

@@ -18,6 +18,7 @@ waits on it and nothing is kept twice.
 | ``occusense_outbox_depth`` | gauge (reports waiting) | ``recipient`` |
 | ``occusense_recipient_connected`` | gauge (1/0) | ``recipient`` |
 | ``occusense_source_up`` | gauge (1 while the camera delivers frames, 0 while lost) | |
+| ``occusense_source_lag_seconds`` | gauge (the counted frame behind the camera's clock) | |
 
 In a site (``occusense serve``) every sample also has the label ``camera``
 (the camera's id), and the shared detector pool adds
@@ -82,6 +83,8 @@ class SensorCollector:
                                      "1 while the recipient is reachable", ("recipient",)),
             "source": self._gauge("occusense_source_up",
                                   "1 while the camera delivers frames, 0 while it is lost"),
+            "lag": self._gauge("occusense_source_lag_seconds",
+                               "How far the counted frame is behind the camera's clock"),
         }
         for camera, state in self.sources():
             self._add(families, [camera] if self.first else [], state)
@@ -95,6 +98,7 @@ class SensorCollector:
         families["inference"].add_metric(first, run.inference_s)
         families["reports"].add_metric(first, run.reports)
         families["source"].add_metric(first, 1.0 if state.source_up else 0.0)
+        families["lag"].add_metric(first, round(run.lag_s, 3))
         if "people" in counts:
             families["people"].add_metric([*first, "all"], counts["people"])
         for label, value in region_counts(counts).items():

@@ -50,6 +50,7 @@ class RunStats:
     inference_s: float = 0.0
     reports: int = 0
     frame_rate: float = 0.0  # frames a second over the last few seconds
+    lag_s: float = 0.0  # how far the counted frame is behind the camera's clock (paced sources)
 
 
 @dataclass

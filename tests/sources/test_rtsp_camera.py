@@ -5,6 +5,7 @@ retries with back-off, and says the outage where receivers look."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -130,7 +131,10 @@ def test_an_outage_is_said_on_mqtt_home_assistant_the_api_and_metrics(tmp_path, 
         assert watcher.says("site/lobby/status", "online")
         assert watcher.says("occusense/lobby/availability", "online")
         assert wait_for(lambda: state.run.frames > frames, timeout=30)
-        assert "occusense_source_up 1.0" in metrics.exposition(registry).decode()
+        exposed = metrics.exposition(registry).decode()
+        assert "occusense_source_up 1.0" in exposed
+        lag = float(re.search(r"^occusense_source_lag_seconds (\S+)$", exposed, re.M).group(1))
+        assert 0.0 <= lag < 5.0  # the counted frame, seconds behind the camera's clock
     finally:
         runner.stop()
         thread.join(timeout=15)

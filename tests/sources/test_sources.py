@@ -133,3 +133,21 @@ def test_password_is_not_in_the_log(caplog) -> None:
         source.close()
     assert "lost" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+def test_a_file_played_as_a_live_camera_drops_frames_instead_of_falling_behind(sample_video):
+    from occusense.sources import Prefetcher
+
+    source = open_source(str(sample_video), realtime=True)
+    frames = Prefetcher(source)
+    began, lags = time.time(), []
+    try:
+        for frame in frames:
+            time.sleep(0.25)  # a sensor counting 4 frames a second of a 10 fps camera
+            lags.append(time.time() - frame.timestamp)
+            if time.time() - began > 4:
+                break
+    finally:
+        frames.close()
+    assert frames.dropped > 10  # counted, as for a live camera
+    assert max(lags[-5:]) < 1.5  # still close to the camera's clock, not seconds behind
