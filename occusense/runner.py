@@ -44,7 +44,7 @@ from occusense.transports.location import LocationServer
 from occusense.transports.lorawan.link import LoRaWANLink
 from occusense.transports.mqtt import CAMERA_LOST, ONLINE, MqttConnections
 from occusense.web.overlay import render
-from occusense.web.state import TOTAL_KEYS, SensorState
+from occusense.web.state import SensorState, region_labels
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,6 @@ def _detector_settings(config: DeviceConfig) -> tuple:
     """What the detector is built from."""
     return (config.detector, config.mounting, config.general.recognition_scheme)
 
-
-def region_labels(config: DeviceConfig) -> list[str]:
-    """What the GUI calls each region: its name, else "region N" (a name used
-    twice gets its number)."""
-    regions = config.region_counting.regions
-    names = [r.name.strip() for r in regions]
-    return [
-        name if name and names.count(name) == 1 and name not in TOTAL_KEYS
-        else f"region {n}" + (f" ({name})" if name else "")
-        for n, name in enumerate(names, 1)
-    ]
 
 
 def _carry_line_totals(old: Pipeline, new: Pipeline) -> None:
@@ -133,6 +122,7 @@ class SensorRunner:
         state.history_store = self.history
         self._clock = DeviceClock(state.config.time.timezone)
         self._day: Any = None  # the local day of the last frame (utilisation reports)
+        self._minute = -1  # the minute that day was looked up at
         if hasattr(source, "on_status"):
             source.on_status = self._source_status
             self._source_status(getattr(source, "up", True), getattr(source, "problem", ""))
@@ -469,6 +459,10 @@ class SensorRunner:
         events = [f"line:{'in' if c.inward else 'out'}" for c in result.crossings]
         events += [f"flow:{entry}-{exit_}" for _, entry, exit_ in result.flows]
         self.history.record(ts, levels, events)
+        minute = int(ts // 60)
+        if minute == self._minute:  # a day can only end with a minute: look once a minute
+            return
+        self._minute = minute
         day = self._clock.local(ts).date()
         if self._day is not None and day != self._day:
             self._write_utilisation(self._day)

@@ -34,7 +34,6 @@ is 40 lines of NumPy.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import cv2
@@ -42,8 +41,6 @@ import numpy as np
 
 from occusense.detect.base import Detections
 from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine, UsesEngine
-
-log = logging.getLogger(__name__)
 
 CENTERNET = Path(__file__).parent / "models" / "centernet-512.onnx"
 SIDE = 512  # CenterNet's fixed input

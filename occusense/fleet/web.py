@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -445,17 +444,14 @@ class SiteWeb:
     def _site_history(self, series: str, since: str | None, until: str | None, bucket: str,
                       form: str) -> Any:
         from occusense.clock import DeviceClock
-        from occusense.history import HistoryError, parse_when, sum_buckets, to_csv
+        from occusense.history import HistoryError, query_period, sum_buckets, to_csv
 
         states = [s for _, s in self._labelled_states() if s.history_store is not None]
         if not states:
             raise HTTPException(404, "no camera keeps a history yet")
         clock = DeviceClock(states[0].config.time.timezone)
         try:
-            end = parse_when(until, clock, time.time())
-            start = parse_when(since, clock, end - 86400)
-            if end <= start:
-                raise HistoryError("from must be before to")
+            start, end = query_period(since, until, clock)
             rows = sum_buckets([s.history_store.query(series, start, end, bucket, clock)
                                 for s in states])
         except HistoryError as exc:

@@ -28,6 +28,7 @@ days and weeks (DST, half-hour zones) are not the same SQL in both.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import queue
@@ -369,8 +370,6 @@ class HistorySink:
         self.store, self.now = store, now
 
     def send(self, report) -> None:
-        import json
-
         self.store.report(self.now(), report.feature,
                           json.dumps(report.body, ensure_ascii=False))
 
@@ -410,6 +409,16 @@ def parse_when(text: str | None, clock: DeviceClock, default: float) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clock.zone)
     return moment.timestamp()
+
+
+def query_period(since: str | None, until: str | None, clock: DeviceClock) -> tuple[float, float]:
+    """A query's ``from`` and ``to`` (default: the last 24 hours), ``from``
+    before ``to``."""
+    end = parse_when(until, clock, time.time())
+    start = parse_when(since, clock, end - 86400)
+    if end <= start:
+        raise HistoryError("from must be before to")
+    return start, end
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -46,7 +46,7 @@ class HomeAssistantPublisher:
     Args:
         settings: broker, discovery prefix, node id.
         config: the device configuration (identity, regions, line).
-        region_labels: what the counts call each region (``runner.region_labels``).
+        region_labels: what the counts call each region (``web.state.region_labels``).
         serial: the device's serial number (its unique id in HA).
     """
 

@@ -41,14 +41,7 @@ from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, one_of
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
-from occusense.web.state import SensorState, merge_config
-
-
-def region_labels(config: DeviceConfig) -> list[str]:
-    """What the GUI calls each region (as the running sensor does)."""
-    from occusense.runner import region_labels as labels
-
-    return labels(config)
+from occusense.web.state import SensorState, merge_config, region_labels
 
 LICENCE_PACKAGES = (
     "fastapi",
@@ -625,17 +618,14 @@ def history_answer(state: SensorState, series: str, start: str | None, end: str 
                    bucket: str, form: str, cameras: list[str] | None = None) -> Any:
     """A history query over the sensor's store (``/api/history``)."""
     from occusense.clock import DeviceClock
-    from occusense.history import HistoryError, parse_when, to_csv
+    from occusense.history import HistoryError, query_period, to_csv
 
     store = state.history_store
     if store is None:
         raise HTTPException(404, "the history store is off (history.enabled) or not open")
     clock = DeviceClock(state.config.time.timezone)
     try:
-        until = parse_when(end, clock, time.time())
-        since = parse_when(start, clock, until - 86400)
-        if until <= since:
-            raise HistoryError("from must be before to")
+        since, until = query_period(start, end, clock)
         if until - since > 400 * 86400 * 2:
             raise HistoryError("at most two years in one query")
         rows = store.query(series, since, until, bucket, clock, cameras)

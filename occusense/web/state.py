@@ -41,6 +41,18 @@ def region_counts(counts: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if k not in TOTAL_KEYS and isinstance(v, int)}
 
 
+def region_labels(config: DeviceConfig) -> list[str]:
+    """What the GUI calls each region: its name, else "region N" (a name used
+    twice gets its number)."""
+    regions = config.region_counting.regions
+    names = [r.name.strip() for r in regions]
+    return [
+        name if name and names.count(name) == 1 and name not in TOTAL_KEYS
+        else f"region {n}" + (f" ({name})" if name else "")
+        for n, name in enumerate(names, 1)
+    ]
+
+
 @dataclass
 class RunStats:
     """Totals of the running sensor since it started (across config changes)."""
