@@ -75,7 +75,7 @@ def test_the_room_finder_finds_the_seated_people_of_a_real_room():
     result = json.loads(run.stdout)
     assert result["people"] == 181 and result["images"] == 18
     assert result["recall"] >= 0.88
-    assert result["false_per_frame"] <= 1.0
+    assert result["false_per_frame"] <= 0.5
     assert result["count_error"] <= 1.0
     assert "room finder" in result["detector"]
 
@@ -112,3 +112,26 @@ def test_a_room_finder_on_a_detector_pool_is_shared(tmp_path):
         assert len(pool.stats()) == 1  # one CenterNet session for both cameras
     finally:
         pool.close()
+
+
+def test_a_doubtful_person_much_narrower_than_the_rows_people_is_not_counted():
+    from occusense.detect.rooms import LEARNED_FROM, RowWidths
+
+    widths = RowWidths()
+    rows = np.linspace(100, 900, LEARNED_FROM)
+    # perspective: people lower in the picture (nearer) are wider
+    people = np.array([[500, y - 150, 500 + 60 + y / 10, y + 150] for y in rows], float)
+    assert widths.plausible(people, np.full(len(people), 0.9), (1080, 1920)).all()
+    odd = np.array([[800, 650, 820, 750],    # a hand-sized box at row 700: doubtful
+                    [800, 650, 890, 750],    # a person's width at that row: doubtful
+                    [1200, 650, 1220, 750]],  # a hand-sized box, but sure
+                   float)
+    kept = widths.plausible(odd, np.array([0.45, 0.45, 0.8]), (1080, 1920))
+    assert kept.tolist() == [False, True, True]
+
+
+def test_before_it_has_seen_enough_people_nobody_is_dropped_for_width():
+    from occusense.detect.rooms import RowWidths
+
+    tiny = np.array([[10, 10, 12, 30], [100, 100, 400, 300]], float)
+    assert RowWidths().plausible(tiny, np.array([0.45, 0.9]), (1080, 1920)).all()
