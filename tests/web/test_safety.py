@@ -4,6 +4,7 @@ session files and confirmations before destructive actions."""
 from __future__ import annotations
 
 import base64
+import re
 import stat
 from pathlib import Path
 
@@ -293,6 +294,21 @@ def test_the_live_chart_has_axes_units_and_a_legend_with_region_names(sensor, pa
     ticks = page.locator("#chart text.tick-time").all_text_contents()
     assert ticks and all(len(t) >= 4 and ":" in t for t in ticks), ticks
     assert page.locator("#chart polyline").count() == len(legend)
+
+
+def test_the_live_page_says_the_cameras_delay_and_when_the_sensor_is_unreachable(
+        sensor, page) -> None:  # noqa: F811
+    _state, base = sensor
+    activate_in_browser(page, base)
+    page.goto(f"{base}/live")
+    expect(page.locator('[data-source="state"]')).to_have_text("running", timeout=20000)
+    expect(page.locator('[data-source="lag"]')).to_have_text(re.compile(r"^\d+\.\d s$"))
+    expect(page.locator('[data-source="dropped"]')).to_have_text(re.compile(r"^\d+$"))
+    page.route("**/api/status", lambda route: route.abort())  # the network goes away
+    expect(page.locator('[data-source="state"]')).to_have_text(
+        "connection to the sensor lost", timeout=20000)
+    page.unroute("**/api/status")
+    expect(page.locator('[data-source="state"]')).to_have_text("running", timeout=20000)
 
 
 def test_logging_out_in_the_browser_ends_the_session_on_the_sensor(sensor, page) -> None:  # noqa: F811

@@ -11,9 +11,20 @@ async function refresh() {
       const dd = document.createElement('dd'); dd.textContent = JSON.stringify(value);
       dd.dataset.count = key; dl.append(dt, dd);
     }
+    showSource(status.source || {});
     const history = await (await fetch(BASE + '/api/history')).json();
     drawChart(history.points || []);
-  } catch (e) { /* the sensor restarts: try again next time */ }
+  } catch (e) {  // the sensor restarts or the network is down: try again next time
+    showSource({up: false, problem: 'connection to the sensor lost'});
+  }
+}
+// The camera: up or lost, how far behind its clock, frames dropped to keep up.
+function showSource(source) {
+  const field = name => document.querySelector(`[data-source="${name}"]`);
+  field('state').textContent = source.up ? 'running' : (source.problem || 'camera lost');
+  field('state').className = source.up ? '' : 'problem';
+  field('lag').textContent = typeof source.lag_s === 'number' ? `${source.lag_s.toFixed(1)} s` : '–';
+  field('dropped').textContent = typeof source.dropped === 'number' ? String(source.dropped) : '–';
 }
 function clock(t, seconds) {
   const parts = {hour: '2-digit', minute: '2-digit', hour12: false};
