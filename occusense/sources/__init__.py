@@ -172,13 +172,13 @@ class LiveSource(FrameSource):
         self._pending: np.ndarray | None = None
         self._cap = self._open()
         if self._cap is None:
-            self._lost("cannot be opened")
+            self._lost(self._why("cannot be opened"))
             return
         ok, image = self._cap.read()
         if not ok:
             self._cap.release()
             self._cap = None
-            self._lost("opened but sent no frame")
+            self._lost(self._why("opened but sent no frame"))
             return
         self._pending = image
         self._found(image)
@@ -186,6 +186,15 @@ class LiveSource(FrameSource):
     @property
     def name(self) -> str:
         return redact(self.target)
+
+    def _why(self, fallback: str) -> str:
+        """What the stream's server says (a wrong password, a wrong path);
+        a webcam index has no server to ask."""
+        if not isinstance(self.target, str):
+            return fallback
+        from occusense.sources.diagnose import why_not_opened  # PyAV, only when needed
+
+        return why_not_opened(self.target)
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, str):

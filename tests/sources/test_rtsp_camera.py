@@ -140,3 +140,92 @@ def test_an_outage_is_said_on_mqtt_home_assistant_the_api_and_metrics(tmp_path, 
         thread.join(timeout=15)
     assert watcher.says("site/lobby/status", "offline")
     watcher.close()
+
+
+class Camera:
+    """GStreamer's RTSP server with options (a password, H.264 from a file,
+    a stream that never sends a frame)."""
+
+    def __init__(self, *options: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(SERVER), str(self.port), *options],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def url(self, credentials: str = "", path: str = "cam") -> str:
+        return f"rtsp://{credentials}127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def run_briefly(tmp_path: Path, url: str, seconds: float = 14) -> str:
+    """``occusense run`` on ``url`` for ``seconds``; its log."""
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"state_dir": str(tmp_path / "state"),
+                                  "output": {"jsonl_path": ""}}))
+    sensor = subprocess.Popen([sys.executable, "-m", "occusense.cli", "run", "--source", url,
+                               "--config", str(config), "--no-web", "--quiet"], cwd=REPO,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(seconds)
+        assert sensor.poll() is None, "the sensor gave up on the camera"
+    finally:
+        sensor.terminate()
+        _, stderr = sensor.communicate(timeout=30)
+    return stderr
+
+
+@pytest.mark.parametrize(("credentials", "path", "said"), [
+    ("admin:wrong-Pa55@", "cam", "refused the user name or password (401 Unauthorized)"),
+    ("admin:s3cret-Pa55@", "no-such-path", "no stream at this path (404 Not Found)"),
+])
+def test_a_wrong_password_or_path_is_said_once_in_words(tmp_path, credentials, path, said):
+    camera = Camera("--user", "admin", "--password", "s3cret-Pa55")
+    try:
+        stderr = run_briefly(tmp_path, camera.url(credentials, path))
+    finally:
+        camera.stop()
+    assert stderr.count(" lost: ") == 1, stderr  # one message, then quiet retries
+    assert said in stderr
+    assert "reconnecting with back-off" in stderr
+    assert "Pa55" not in stderr  # the password never reaches the log
+
+
+def test_a_camera_that_answers_but_sends_no_frames_is_said_once(tmp_path):
+    camera = Camera("--silent")
+    try:
+        stderr = run_briefly(tmp_path, camera.url(), seconds=25)
+    finally:
+        camera.stop()
+    assert stderr.count(" lost: ") == 1, stderr
+    assert "sent no picture" in stderr or "sent no frame" in stderr
+
+
+def test_the_sensor_counts_people_from_an_h264_camera(tmp_path):
+    """What IP cameras send: the sample video, encoded as H.264 by the server."""
+    import cv2
+
+    sample = cv2.VideoCapture("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+    clip = tmp_path / "clip.avi"  # Debian's GStreamer reads MJPEG, not the sample's MS-MPEG4
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (768, 576))
+    for _ in range(200):
+        writer.write(sample.read()[1])
+    writer.release()
+    camera = Camera("--h264", str(clip))
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"state_dir": str(tmp_path / "state"),
+                                  "output": {"jsonl_path": str(tmp_path / "r.jsonl")},
+                                  "detector": {"scene": "walkway"}}))
+    try:
+        run = subprocess.run([sys.executable, "-m", "occusense.cli", "run", "--source",
+                              camera.url(), "--config", str(config), "--no-web", "--quiet",
+                              "--max-frames", "120"], cwd=REPO, capture_output=True,
+                             text=True, timeout=120)
+    finally:
+        camera.stop()
+    assert run.returncode == 0, run.stderr
+    assert "done: 120 frames" in run.stderr
+    assert " lost: " not in run.stderr
