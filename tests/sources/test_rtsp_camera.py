@@ -63,11 +63,18 @@ def test_a_camera_down_at_start_is_retried_until_it_comes_up(tmp_path, camera):
                                   "output": {"jsonl_path": ""}}))
     sensor = subprocess.Popen([*command, "--config", str(config)], cwd=REPO,
                               stderr=subprocess.PIPE, text=True)
+    assert sensor.stderr is not None
     try:
-        time.sleep(3)  # the building's camera boots after the server
+        said = []  # the building's camera boots after the sensor has found it down
+        while not any(" lost: " in line for line in said):
+            line = sensor.stderr.readline()
+            assert line, f"the sensor ended before it looked for the camera: {said}"
+            said.append(line)
+        time.sleep(2)
         assert sensor.poll() is None, "the sensor gave up on a camera that was down"
         camera.start()
-        _, stderr = sensor.communicate(timeout=90)
+        _, rest = sensor.communicate(timeout=90)
+        stderr = "".join(said) + rest
     finally:
         sensor.kill()
     assert sensor.returncode == 0, stderr
