@@ -34,12 +34,12 @@ def _named(exc: av.FFmpegError) -> str:
     return f"cannot be opened ({reason})"
 
 
-def why_not_opened(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str:
+def why_not_opened(url: str) -> str:
     """One line saying why ``url`` gives no frames: the server's refusal
     (401, 403, 404), no answer, or that it opens but sends no frame."""
     options = {"rtsp_transport": "tcp"} if url.lower().startswith("rtsp") else {}
     try:
-        with av.open(url, options=options, timeout=timeout_s) as container:
+        with av.open(url, options=options, timeout=PROBE_TIMEOUT_S) as container:
             if not container.streams.video:
                 return "opened, but the stream has no video"
             video = container.streams.video[0]
