@@ -161,8 +161,9 @@ def _run_sensor(
             web.stop()
     stopping = time.perf_counter() - began - runner.frames_s
     sent = runner.pipeline.times.reports_sent if runner.pipeline else 0
+    dropped = f" ({state.run.dropped} dropped)" if state.run.dropped else ""
     err.print(
-        f"done: {runner.frames} frames in {runner.frames_s:.1f} s "
+        f"done: {runner.frames} frames{dropped} in {runner.frames_s:.1f} s "
         f"({runner.frames / max(runner.frames_s, 1e-9):.1f} fps), {sent} reports; "
         f"stopped in {stopping:.1f} s"
     )
@@ -187,6 +188,7 @@ def serve(
     from occusense.detect.shared import DetectorPool
     from occusense.fleet.service import FleetService
     from occusense.fleet.site import SiteFolder
+    from occusense.rtsp import SiteStreams
 
     # which camera a line is about: its thread's name ("camera lobby")
     logging.basicConfig(level=logging.INFO,
@@ -200,7 +202,9 @@ def serve(
     _ready_kernels()
     pool = settings.pool
     detectors = DetectorPool(pool.workers, pool.max_batch, pool.linger_ms / 1000)
-    service = FleetService(folder, detectors, console=not quiet, loop_files=loop)
+    streams = SiteStreams(settings.rtsp.port, settings.rtsp.host)
+    service = FleetService(folder, detectors, console=not quiet, loop_files=loop,
+                           streams=streams)
     web = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop

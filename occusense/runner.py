@@ -30,7 +30,7 @@ from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
-from occusense.rtsp import RtspError, RtspOutput
+from occusense.rtsp import RtspError, RtspOutput, RtspStream, SiteStreams
 from occusense.sources import Frame, FrameSource, Prefetcher
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import (
@@ -79,11 +79,15 @@ class SensorRunner:
         start_ts: timestamp the first report intervals start at.
         sinks: console / JSONL sinks, kept across rebuilds.
         pool: the detector pool of a many-camera service (``occusense serve``).
+        camera: the camera's id in a site.
+        streams: the site's RTSP server (the stream at ``/<camera>``);
+            None = the sensor's own server on ``rtsp.port`` (``/main``).
     """
 
     def __init__(
         self, state: SensorState, source: FrameSource, start_ts: float, sinks: list[Sink],
         pool: DetectorPool | None = None, camera: str = "",
+        streams: SiteStreams | None = None,
     ) -> None:
         self.state = state
         self.pool = pool
@@ -105,7 +109,9 @@ class SensorRunner:
         self.d2d: tuple[D2DController, UdpD2DSender] | None = None
         self.lorawan: LoRaWANLink | None = None
         self.home_assistant: HomeAssistantPublisher | None = None
-        self.rtsp: RtspOutput | None = None
+        self.rtsp: RtspStream | None = None
+        self.camera = camera
+        self.streams = streams
         self._rtsp_said = ""  # the last thing said of the RTSP output (said once)
         self._good: DeviceConfig | None = None  # the last configuration that started
         state.startable = self.check_startable
@@ -295,15 +301,26 @@ class SensorRunner:
             self.rtsp.close()
             self.rtsp = None
         if wanted is None or self.rtsp is not None:
+            self.state.rtsp_stream = self._stream_endpoint()
             return
+        size = (self.source.width or 640, self.source.height or 480, self.source.fps)
         try:
-            self.rtsp = RtspOutput(wanted, self.source.width or 640, self.source.height or 480,
-                                   self.source.fps)
+            self.rtsp = (RtspOutput(wanted, *size) if self.streams is None
+                         else self.streams.mount(self.camera, wanted, *size))
             self._rtsp_said = ""
         except RtspError as exc:
             if self._rtsp_said != str(exc):
                 log.error("%s; the sensor counts on without it", exc)
             self._rtsp_said = str(exc)
+        self.state.rtsp_stream = self._stream_endpoint()
+
+    def _stream_endpoint(self) -> tuple[int, str] | str:
+        """The RTSP output's port and path, or why there is none (for the GUI)."""
+        if self.rtsp is not None:
+            return (self.rtsp.port, self.rtsp.path)
+        if self._rtsp_said == "blur":
+            return "off in Blur privacy mode"
+        return self._rtsp_said or ""
 
     def run(
         self,
@@ -332,6 +349,7 @@ class SensorRunner:
             if self.rtsp is not None:
                 self.rtsp.close()
                 self.rtsp = None
+                self.state.rtsp_stream = ""
             if self.history is not None:
                 self.history.flush()
             if self.lorawan is not None:

@@ -342,7 +342,8 @@ class RtspPacketMode(StrEnum):
 class RtspSettings(StrictModel):
     """N1: the sensor's own stream, rtsp://HOST:PORT/main (Normal privacy mode only)."""
 
-    enabled: bool = Field(False, description="serve the stream (each camera its own port)")
+    enabled: bool = Field(False, description="serve the stream (in a site: at /<id> on the "
+                          "site's RTSP port)")
     port: int = Field(554, ge=1, le=65535, description="below 1024 needs root or "
                       "CAP_NET_BIND_SERVICE; 8554 is the usual unprivileged choice")
     rtp_packet: RtspPacketMode = Field(

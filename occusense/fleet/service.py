@@ -40,6 +40,7 @@ from occusense.errors import ConfigError, OccusenseError
 from occusense.files import StateLock, write_atomic
 from occusense.fleet.site import MAX_CAMERAS, SiteFolder, check_id
 from occusense.pipeline import Sink
+from occusense.rtsp import SiteStreams
 from occusense.runner import SensorRunner
 from occusense.sources import open_source, redact
 from occusense.transports.local import local_sinks
@@ -107,12 +108,19 @@ class FleetService:
         loop_files: replay video files for ever (sample cameras).
         on_change: called after each look at the folder (the web GUI's
             routes follow the cameras).
+        streams: the site's RTSP server (default: on ``site.yaml``'s
+            ``rtsp.port``, started when a camera first enables its stream).
     """
 
     def __init__(self, site: SiteFolder, pool: DetectorPool, console: bool = False,
                  loop_files: bool = True,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None,
+                 streams: SiteStreams | None = None) -> None:
         self.site = site
+        if streams is None:
+            rtsp = site.settings().rtsp
+            streams = SiteStreams(rtsp.port, rtsp.host)
+        self.streams = streams
         self.pool = pool
         self.console = console
         self.loop_files = loop_files
@@ -238,7 +246,7 @@ class FleetService:
         camera.resolution = (f"{source.width}x{source.height} @ {source.fps:.1f} fps"
                              if source.width else "")
         camera.runner = SensorRunner(camera.state, source, time.time(), camera.sinks, self.pool,
-                                     camera.id)
+                                     camera.id, self.streams)
         camera.thread = threading.Thread(target=self._run, args=(camera,), daemon=True,
                                          name=f"camera {camera.id}")
         camera.thread.start()
@@ -371,6 +379,7 @@ class FleetService:
                     camera.runner.stop()
             for camera in cameras:
                 self._stop_camera(camera)
+        self.streams.close()
         self.pool.close()
 
     def camera(self, camera: str) -> Camera:

@@ -56,12 +56,24 @@ class PoolSettings(StrictModel):
                              description="how long an inference waits for more cameras' inputs")
 
 
+class SiteRtspSettings(StrictModel):
+    """The site's RTSP server: every camera whose file enables ``rtsp`` is
+    served on this one port at ``rtsp://HOST:PORT/<id>`` (the camera's own
+    ``rtsp.port`` is not used in a site; its other RTSP settings are)."""
+
+    port: int = Field(8554, ge=1, le=65535, description="one port for every camera's stream; "
+                      "below 1024 needs root or CAP_NET_BIND_SERVICE")
+    host: str = Field("0.0.0.0", min_length=1, max_length=64,
+                      description="the address to listen on (0.0.0.0 = every interface)")
+
+
 class SiteSettings(StrictModel):
     """``site.yaml``: the service around the cameras."""
 
     name: str = Field("Site", min_length=1, max_length=64)
     web: WebSettings = Field(default_factory=WebSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
+    rtsp: SiteRtspSettings = Field(default_factory=SiteRtspSettings)
 
 
 class SiteFolder:

@@ -46,7 +46,7 @@ from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.openapi import API_ERRORS, camera_paths, json_body
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
-from occusense.web.state import SensorState, region_counts
+from occusense.web.state import SensorState, region_counts, stream_url
 
 THUMBNAIL_WIDTH = 320
 NEW_CAMERA = {"type": "object", "required": ["id", "config"], "properties": {
@@ -78,8 +78,9 @@ class CameraApps:
         await app(inner, receive, send)
 
 
-def camera_summary(camera: Camera) -> dict[str, Any]:
-    """What the cameras page and ``GET /api/cameras`` say of a camera."""
+def camera_summary(camera: Camera, host: str = "127.0.0.1") -> dict[str, Any]:
+    """What the cameras page and ``GET /api/cameras`` say of a camera
+    (``host``: the address the client used, for the stream's URL)."""
     state = camera.state
     out: dict[str, Any] = {"id": camera.id, "status": camera.status, "error": camera.error,
                            "file": camera.path.name, "resolution": camera.resolution}
@@ -109,6 +110,7 @@ def camera_summary(camera: Camera) -> dict[str, Any]:
         "privacy_mode": state.config.privacy_mode.value,
         "source_problem": state.source_problem,
         "notice": state.notice,
+        "stream": stream_url(state, host),
     }
 
 
@@ -289,7 +291,8 @@ class SiteWeb:
         @app.get("/cameras", include_in_schema=False)
         async def cameras(request: Request, _: str = Depends(user), message: str = "",
                           error: str = ""):
-            summaries = [camera_summary(c) for c in list(service.cameras.values())]
+            host = request.url.hostname or "127.0.0.1"
+            summaries = [camera_summary(c, host) for c in list(service.cameras.values())]
             return page(request, "cameras.html", cameras=summaries, problems=service.problems,
                         message=message, error=error, title="Cameras")
 
@@ -366,9 +369,10 @@ class SiteWeb:
         registry = metrics.registry_for_cameras(self._labelled_states, service.pool.stats)
 
         @app.get("/api/cameras", tags=["cameras"])
-        async def list_cameras(_: str = Depends(user)) -> dict:
-            """Every camera: status, counts, frame rate, delivery."""
-            return {"cameras": [camera_summary(c) for c in list(service.cameras.values())],
+        async def list_cameras(request: Request, _: str = Depends(user)) -> dict:
+            """Every camera: status, counts, frame rate, delivery, RTSP stream."""
+            host = request.url.hostname or "127.0.0.1"
+            return {"cameras": [camera_summary(c, host) for c in list(service.cameras.values())],
                     "problems": service.problems}
 
         @app.post("/api/cameras", tags=["cameras"], status_code=201,
@@ -389,8 +393,8 @@ class SiteWeb:
             return camera_summary(added)
 
         @app.get("/api/cameras/{camera}", tags=["cameras"])
-        async def get_camera(camera: str, _: str = Depends(user)) -> dict:
-            return camera_summary(self._camera(camera))
+        async def get_camera(camera: str, request: Request, _: str = Depends(user)) -> dict:
+            return camera_summary(self._camera(camera), request.url.hostname or "127.0.0.1")
 
         @app.put("/api/cameras/{camera}", tags=["cameras"],
                  openapi_extra=json_body({"type": "object",

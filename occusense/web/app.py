@@ -41,7 +41,7 @@ from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, one_of
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
-from occusense.web.state import SensorState, merge_config, region_labels
+from occusense.web.state import SensorState, merge_config, region_labels, stream_url
 
 LICENCE_PACKAGES = (
     "fastapi",
@@ -395,8 +395,9 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
 
     # -------------------------------------------------------------------- API
     @app.get("/api/status", tags=["live"])
-    async def status(_: str = Depends(user)) -> dict:
-        """Current counts, the last frame's time and each recipient's status."""
+    async def status(request: Request, _: str = Depends(user)) -> dict:
+        """Current counts, the last frame's time, each recipient's status and
+        the RTSP output's URL."""
         view = state.snapshot()
         return {
             "counts": state.counts,
@@ -407,6 +408,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             "source": {"up": state.source_up, "problem": state.source_problem,
                        "lag_s": round(state.run.lag_s, 3), "dropped": state.run.dropped},
             "notice": state.notice,
+            "stream": stream_url(state, request.url.hostname or "127.0.0.1"),
         }
 
     metrics_registry = metrics.registry_for(state)

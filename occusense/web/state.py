@@ -53,6 +53,17 @@ def region_labels(config: DeviceConfig) -> list[str]:
     ]
 
 
+def stream_url(state: SensorState, host: str) -> dict[str, str]:
+    """The RTSP output as the GUI shows it: its URL as seen from ``host``
+    (the address the browser used), or why there is none."""
+    stream = state.rtsp_stream
+    if isinstance(stream, tuple):
+        port, path = stream
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address
+        return {"url": f"rtsp://{host}:{port}{path}", "problem": ""}
+    return {"url": "", "problem": stream or "off (rtsp.enabled)"}
+
+
 @dataclass
 class RunStats:
     """Totals of the running sensor since it started (across config changes)."""
@@ -105,6 +116,8 @@ class SensorState:
         self.history_store: Any = None  # the history store (occusense.history), set by the runner
         self.source_up = True  # False while a live camera is lost
         self.source_problem = ""
+        # the RTSP output's (port, path) while it serves, else why not ("" = off)
+        self.rtsp_stream: tuple[int, str] | str = ""
 
     # the pipeline side -----------------------------------------------------
     def publish(

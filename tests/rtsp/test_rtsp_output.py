@@ -108,3 +108,60 @@ def test_a_taken_port_is_one_clear_error_and_the_sensor_counts_on(tmp_path, capl
             assert runner.run(max_frames=20) == 20
     assert f"rtsp.port {port}: cannot listen there" in caplog.text
     assert caplog.text.count("cannot listen there") == 1
+
+
+SHORT_CLIENT = """
+import cv2, json, sys
+capture = cv2.VideoCapture(sys.argv[1], cv2.CAP_FFMPEG)
+frames, size = 0, None
+for _ in range(30):
+    ok, frame = capture.read()
+    if not ok:
+        break
+    frames, size = frames + 1, [frame.shape[1], frame.shape[0]]
+print(json.dumps({"frames": frames, "size": size}))
+"""
+
+
+def frames_from(url: str) -> dict:
+    env = dict(os.environ, OPENCV_FFMPEG_CAPTURE_OPTIONS="rtsp_transport;tcp")
+    run = subprocess.run([sys.executable, "-c", SHORT_CLIENT, url], env=env,
+                         capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_site_serves_every_camera_on_one_port_at_its_id(tmp_path):
+    """In a site, one RTSP server: rtsp://HOST:PORT/<id> for each camera whose
+    file enables its stream; the cameras page's API names each URL."""
+    from tests.fleet.conftest import start_site, write_camera
+    from tests.fleet.test_site_web import activated
+
+    port = free_port()
+    root = tmp_path / "site"
+    write_camera(root, "lobby", rtsp={"enabled": True, "port": 9, "overlays": True})
+    write_camera(root, "entrance", rtsp={"enabled": True})
+    write_camera(root, "yard")  # no stream
+    (root / "site.yaml").write_text(f"web:\n  secure_cookies: false\nrtsp:\n  port: {port}\n")
+    site, follower = start_site(root)
+    try:
+        assert site.running("lobby", "entrance", "yard", timeout=60)
+        for path in ("lobby", "entrance", "lobby/overlay"):
+            seen = frames_from(f"rtsp://127.0.0.1:{port}/{path}")
+            assert seen["frames"] >= 20 and seen["size"] == [768, 576], (path, seen)
+        assert frames_from(f"rtsp://127.0.0.1:{port}/yard")["frames"] == 0
+        answer = activated(site).get("/api/cameras")
+        cameras = {c["id"]: c for c in answer.json()["cameras"]}
+        assert cameras["lobby"]["stream"]["url"] == f"rtsp://127.0.0.1:{port}/lobby"
+        assert cameras["entrance"]["stream"]["url"] == f"rtsp://127.0.0.1:{port}/entrance"
+        assert cameras["yard"]["stream"] == {"url": "", "problem": "off (rtsp.enabled)"}
+        # a camera removed takes its stream off the server; the others stay
+        site.service.remove("entrance")
+        assert frames_from(f"rtsp://127.0.0.1:{port}/entrance")["frames"] == 0
+        assert frames_from(f"rtsp://127.0.0.1:{port}/lobby")["frames"] >= 20
+    finally:
+        site.server.stop()  # type: ignore[attr-defined]
+        site.service.stop()
+        follower.join(timeout=10)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # the service stopped it

@@ -12,6 +12,7 @@ async function refresh() {
       dd.dataset.count = key; dl.append(dt, dd);
     }
     showSource(status.source || {});
+    showStream(status.stream || {});
     const history = await (await fetch(BASE + '/api/history')).json();
     drawChart(history.points || []);
   } catch (e) {  // the sensor restarts or the network is down: try again next time
@@ -19,6 +20,11 @@ async function refresh() {
   }
 }
 // The camera: up or lost, how far behind its clock, frames dropped to keep up.
+function showStream(stream) {
+  const field = document.querySelector('[data-source="stream"]');
+  field.textContent = stream.url || stream.problem || '–';
+}
+
 function showSource(source) {
   const field = name => document.querySelector(`[data-source="${name}"]`);
   field('state').textContent = source.up ? 'running' : (source.problem || 'camera lost');
