@@ -307,10 +307,14 @@ def test_the_live_page_says_the_cameras_delay_and_when_the_sensor_is_unreachable
     expect(page.locator('[data-source="lag"]')).to_have_text(re.compile(r"^\d+\.\d s$"))
     expect(page.locator('[data-source="dropped"]')).to_have_text(re.compile(r"^\d+$"))
     page.route("**/api/status", lambda route: route.abort())  # the network goes away
-    expect(page.locator('[data-source="state"]')).to_have_text(
-        "connection to the sensor lost", timeout=20000)
+    expect(page.locator("#connection")).to_contain_text("Connection to the sensor lost",
+                                                         timeout=20000)
+    expect(page.locator(".live")).to_have_class(re.compile(r"\boffline\b"))  # greyed
     page.unroute("**/api/status")
-    expect(page.locator('[data-source="state"]')).to_have_text("running", timeout=20000)
+    expect(page.locator("#connection")).to_have_text("Reconnected to the sensor.", timeout=20000)
+    expect(page.locator(".live")).not_to_have_class(re.compile(r"\boffline\b"))
+    expect(page.locator('[data-source="state"]')).to_have_text("running")
+    expect(page.locator("#connection")).to_be_hidden(timeout=10000)
 
 
 def test_logging_out_in_the_browser_ends_the_session_on_the_sensor(sensor, page) -> None:  # noqa: F811

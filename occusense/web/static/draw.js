@@ -2,15 +2,21 @@
 // this sensor's pages and API (under /cameras/<id> in a site)
 var BASE = document.body.dataset.base || '';
 // Select mode: click a shape (inside it or on its edge) to select it, drag its
-// corners, name a region. Drawing tools: left-click adds a point, right-click
-// closes the shape. Escape drops the half-drawn shape, Ctrl+Z (or Undo) takes
-// back the last point or change; leaving with unsaved changes asks first.
+// corners, name a region. Drawing tools: a click or tap adds a point; a
+// right-click, a double-click / double-tap or "Finish shape" closes the shape.
+// The keyboard does all of it: the picture takes focus (Tab), the arrow keys
+// move the cross (Shift: faster), Enter adds a point, Shift+Enter finishes,
+// Escape drops the half-drawn shape; with Select, Space selects the next
+// shape, Enter steps through its corners and the arrow keys move the corner. Ctrl+Z (or
+// Undo) takes back the last point or change; leaving with unsaved changes asks first.
 const LIMITS = {region: 16, mask: 8};
 const svg = document.getElementById('shapes');
 const message = document.getElementById('message');
 const nameBox = document.getElementById('name');
 const toolBox = document.getElementById('tool');
+const surface = document.getElementById('canvas');
 let config = null, drawing = [], selected = null, dragging = null, dirty = false;
+let cursor = [0.5, 0.5], corner = 0;  // the keyboard's cross and the corner it moves
 const undoStack = [];
 
 function say(text, bad) { message.textContent = text; message.className = bad ? 'error' : 'ok'; }
@@ -53,24 +59,29 @@ function redraw() {
       'data-kind': s.kind, 'data-index': s.index});
     el.addEventListener('click', ev => {
       if (!selecting()) return;
-      ev.stopPropagation(); selected = {kind: s.kind, index: s.index}; redraw();
+      ev.stopPropagation(); selected = {kind: s.kind, index: s.index}; corner = 0; redraw();
     });
     svg.append(el);
-    if (isSelected(s) && selecting()) s.points.forEach((p, i) => svg.append(handle(s, p, i, box)));
+    if (isSelected(s) && selecting()) s.points.forEach((p, i) => svg.append(handle(s, p, i, box, i === corner)));
   }
   if (drawing.length) {
     svg.append(element('polyline', {points: drawing.map(p => p.join(',')).join(' '), class: 'drawing',
       'vector-effect': 'non-scaling-stroke'}));
+  }
+  if (document.activeElement === surface && !selecting()) {  // the keyboard's cross
+    const [cx, cy] = cursor, dx = 12 / Math.max(1, box.width), dy = 12 / Math.max(1, box.height);
+    svg.append(element('path', {d: `M${cx - dx},${cy}H${cx + dx}M${cx},${cy - dy}V${cy + dy}`,
+      class: 'cursor', 'vector-effect': 'non-scaling-stroke'}));
   }
   const region = selected && selected.kind === 'region' ? config.region_counting.regions[selected.index] : null;
   nameBox.disabled = !region;
   nameBox.value = region ? region.name : '';
 }
 
-function handle(s, p, i, box) {
+function handle(s, p, i, box, current) {
   // an ellipse 7 px across on screen whatever the picture's aspect
   const el = element('ellipse', {cx: p[0], cy: p[1], rx: 7 / Math.max(1, box.width), ry: 7 / Math.max(1, box.height),
-    class: 'handle', 'data-point': i});
+    class: current ? 'handle current' : 'handle', 'data-point': i});
   el.addEventListener('mousedown', ev => {
     ev.stopPropagation(); ev.preventDefault();
     remember(); dragging = {kind: s.kind, index: s.index, point: i};
@@ -115,20 +126,40 @@ function undo() {
 
 svg.addEventListener('click', ev => {
   if (selecting()) { selected = null; redraw(); return; }
+  if (secondClick(ev)) return;  // a double-click (double-tap) finishes instead
+  lastClick = {t: ev.timeStamp, x: ev.clientX, y: ev.clientY};
+  addPoint(relative(ev));
+});
+
+// the second click of a double-click: soon after the last one, at the same spot
+let lastClick = null;
+function secondClick(ev) {
+  return lastClick !== null && ev.timeStamp - lastClick.t < 500
+    && Math.hypot(ev.clientX - lastClick.x, ev.clientY - lastClick.y) < 16;
+}
+
+function addPoint(point) {
   const kind = toolBox.value;
   if (drawing.length === 0 && LIMITS[kind]) {
     const count = kind === 'region' ? config.region_counting.regions.length : config.privacy_masks.masks.length;
     if (count >= LIMITS[kind]) { say(`at most ${LIMITS[kind]} ${kind}s can be drawn`, true); return; }
   }
-  if (kind === 'line' && drawing.length >= 5) { say('a line has at most 4 segments: right-click to end it', true); return; }
-  if (kind === 'flow' && drawing.length >= 4) { say('a flow area has 3 or 4 corners: right-click to close it', true); return; }
-  drawing.push(relative(ev));
+  if (kind === 'line' && drawing.length >= 5) { say('a line has at most 4 segments: Finish shape to end it', true); return; }
+  if (kind === 'flow' && drawing.length >= 4) { say('a flow area has 3 or 4 corners: Finish shape to close it', true); return; }
+  drawing.push(point);
+  say(`${drawing.length} point(s); Finish shape (or double-click, right-click, Shift+Enter) when done`, false);
   redraw();
-});
+}
 
-svg.addEventListener('contextmenu', ev => {
+svg.addEventListener('contextmenu', ev => { ev.preventDefault(); finish(); });
+svg.addEventListener('dblclick', ev => {
   ev.preventDefault();
-  if (selecting()) return;
+  if (lastClick && Math.hypot(ev.clientX - lastClick.x, ev.clientY - lastClick.y) < 16) finish();
+});
+document.getElementById('finish').onclick = () => finish();
+
+function finish() {
+  if (selecting()) { say('pick what to draw in Tool first', true); return; }
   const kind = toolBox.value;
   const need = kind === 'line' ? 2 : 3;
   if (drawing.length < need) { say(`a ${kind} needs at least ${need} points`, true); return; }
@@ -150,7 +181,7 @@ svg.addEventListener('contextmenu', ev => {
   }
   say(`${kind} drawn; Save to apply`, false);
   redraw();
-});
+}
 
 nameBox.addEventListener('focus', () => remember());
 nameBox.addEventListener('input', () => {
@@ -163,6 +194,42 @@ toolBox.addEventListener('change', () => {
   if (drawing.length) say('the half-drawn shape was dropped', false);
   drawing = []; selected = null; redraw();
 });
+
+// the picture with focus: the arrow keys move the cross (or the selected
+// corner), Enter adds a point (or steps to the next corner), Shift+Enter finishes
+const STEP = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+surface.addEventListener('keydown', ev => {
+  const step = STEP[ev.key], size = ev.shiftKey ? 0.05 : 0.01;
+  const clamp = v => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
+  const shape = selected && selecting() ? pointsOf(selected.kind, selected.index) : null;
+  if (step && shape) {
+    ev.preventDefault();
+    if (!ev.repeat) remember();
+    const p = shape[corner % shape.length];
+    shape[corner % shape.length] = [clamp(p[0] + step[0] * size), clamp(p[1] + step[1] * size)];
+    dirty = true; say(`corner ${corner % shape.length + 1} moved; Save to apply`, false); redraw();
+  } else if (step && !selecting()) {
+    ev.preventDefault();
+    cursor = [clamp(cursor[0] + step[0] * size), clamp(cursor[1] + step[1] * size)];
+    redraw();
+  } else if (ev.key === ' ' && selecting()) {  // the next shape
+    ev.preventDefault();
+    const all = shapes();
+    if (!all.length) { say('nothing drawn yet: pick a shape in Tool', true); return; }
+    const at = selected ? all.findIndex(isSelected) : -1;
+    const next = all[(at + 1) % all.length];
+    selected = {kind: next.kind, index: next.index}; corner = 0;
+    say(`${next.name || next.kind} selected: Enter steps through its corners`, false); redraw();
+  } else if (ev.key === 'Enter' && shape) {
+    ev.preventDefault(); corner = (corner + 1) % shape.length;
+    say(`corner ${corner + 1} of ${shape.length}: the arrow keys move it`, false); redraw();
+  } else if (ev.key === 'Enter' && !selecting()) {
+    ev.preventDefault();
+    if (ev.shiftKey) finish(); else addPoint([...cursor]);
+  }
+});
+surface.addEventListener('focus', redraw);
+surface.addEventListener('blur', redraw);
 
 document.addEventListener('keydown', ev => {
   if (ev.target === nameBox) return;

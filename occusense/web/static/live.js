@@ -1,9 +1,31 @@
 // Live counts and a chart of the last hours; everything from this sensor.
 // this sensor's pages and API (under /cameras/<id> in a site)
 var BASE = document.body.dataset.base || '';
+// While the sensor cannot be reached the page says so, greys what it shows
+// (the last values, not live ones) and keeps asking; once it answers again
+// it says "reconnected" and restarts the picture.
+let connected = true;
+function connection(up) {
+  const note = document.getElementById('connection');
+  document.querySelector('.live').classList.toggle('offline', !up);
+  if (up === connected) return;
+  connected = up;
+  note.hidden = false;
+  note.className = up ? 'ok' : 'error';
+  note.textContent = up ? 'Reconnected to the sensor.'
+    : 'Connection to the sensor lost: the figures below are the last ones received. Retrying…';
+  if (up) {
+    const picture = document.getElementById('stream');
+    picture.src = `${BASE}/stream.mjpg?t=${Date.now()}`;
+    setTimeout(() => { if (connected) note.hidden = true; }, 5000);
+  }
+}
 async function refresh() {
   try {
-    const status = await (await fetch(BASE + '/api/status')).json();
+    const response = await fetch(BASE + '/api/status');
+    if (response.status === 401 || response.redirected) { location.reload(); return; }
+    if (!response.ok) throw new Error(response.statusText);
+    const status = await response.json();
     const dl = document.getElementById('counts');
     dl.innerHTML = '';
     for (const [key, value] of Object.entries(status.counts || {})) {
@@ -15,8 +37,9 @@ async function refresh() {
     showStream(status.stream || {});
     const history = await (await fetch(BASE + '/api/history')).json();
     drawChart(history.points || []);
+    connection(true);
   } catch (e) {  // the sensor restarts or the network is down: try again next time
-    showSource({up: false, problem: 'connection to the sensor lost'});
+    connection(false);
   }
 }
 // The camera: up or lost, how far behind its clock, frames dropped to keep up.
