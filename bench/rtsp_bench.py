@@ -45,7 +45,7 @@ BLOCK = 24
 VIEWER = """
 import cv2, json, sys, time
 import numpy as np
-BITS, BLOCK = %d, %d
+BITS, BLOCK = int(sys.argv[3]), int(sys.argv[4])
 capture = cv2.VideoCapture(sys.argv[1], cv2.CAP_FFMPEG)
 began = time.time()
 seen = []
@@ -57,7 +57,7 @@ while time.time() - began < float(sys.argv[2]):
     number = sum(1 << i for i, v in enumerate(row) if v > 128)
     seen.append((number, time.time()))
 print(json.dumps({"seen": seen, "cpu": time.process_time()}))
-""" % (BITS, BLOCK)
+"""
 
 
 def sample_frames(size: tuple[int, int], count: int = 100) -> list[np.ndarray]:
@@ -82,7 +82,8 @@ def stamp(image: np.ndarray, number: int) -> np.ndarray:
 
 def start_viewers(url: str, count: int, seconds: float) -> list[subprocess.Popen]:
     env = dict(os.environ, OPENCV_FFMPEG_CAPTURE_OPTIONS="rtsp_transport;tcp")
-    return [subprocess.Popen([sys.executable, "-c", VIEWER, url, str(seconds)], env=env,
+    return [subprocess.Popen([sys.executable, "-c", VIEWER, url, str(seconds), str(BITS),
+                              str(BLOCK)], env=env,
                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
 
 
