@@ -35,6 +35,8 @@ from starlette.types import Receive, Scope, Send
 
 from occusense.config import DeviceConfig, config_to_dict, parse_config
 from occusense.config.io import PLACEHOLDER, placeholders
+from occusense.config.merge import changed, leaves
+from occusense.config.running import forget_seed_settings, seed_settings
 from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import OccusenseError
 from occusense.fleet.service import Camera, FleetService
@@ -156,6 +158,27 @@ def _mask_like(raw: Any, masked: Any) -> Any:
     if isinstance(raw, list) and isinstance(masked, list) and len(raw) == len(masked):
         return [_mask_like(a, b) for a, b in zip(raw, masked, strict=True)]
     return PLACEHOLDER if masked == PLACEHOLDER and raw not in ("", None) else raw
+
+
+def gui_changes(camera: Camera) -> list[tuple[str, str]]:
+    """The settings changed on the camera's pages (or its API) since its file
+    was last read, each with its running value (secrets as the placeholder)."""
+    if camera.state is None:
+        return []
+    config = camera.state.config
+    base = seed_settings(config.state_dir)
+    if base is None:
+        return []
+    running = config_to_dict(config, include_secrets=True)
+    shown = {".".join(k): v for k, v in leaves(config_to_dict(config)).items()}
+    return [(path, _short(shown.get(path, PLACEHOLDER))) for path in changed(base, running)
+            if not path.startswith("users.")]
+
+
+def _short(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    text = text.removesuffix("...").strip()
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def with_secrets_kept(camera: Camera, text: str) -> str:
@@ -315,13 +338,19 @@ class SiteWeb:
             body, masked = (text, False) if text is not None else file_view(known, service.site)
             return page(request, "camera_file.html", camera=camera, text=body, masked=masked,
                         status=camera_summary(known), message=message, error=error,
-                        title=f"Camera {camera}")
+                        title=f"Camera {camera}", changes=gui_changes(known))
 
         @app.post("/cameras/{camera}/file", include_in_schema=False)
         async def save_camera_file(request: Request, camera: str, text: str = Form(...),
-                                   _: str = Depends(user)):
+                                   gui_changes: str = Form("keep"), _: str = Depends(user)):
             known = self._camera(camera)
+            if gui_changes not in ("keep", "discard"):
+                return await camera_file(request, camera, "admin", text=text,
+                                         error="choose whether to keep the changes made on "
+                                               "the camera's pages")
             try:
+                if gui_changes == "discard" and known.state is not None:
+                    forget_seed_settings(known.state.config.state_dir)
                 service.replace(camera, with_secrets_kept(known, text))
             except OccusenseError as exc:
                 return await camera_file(request, camera, "admin", error=str(exc), text=text)

@@ -182,3 +182,37 @@ def test_an_unreadable_site_account_is_named_not_replaced(tmp_path):
     with pytest.raises(ConfigError, match=r"account\.yaml: the site account is unreadable"):
         SiteAccount(path, lambda mode: None)
     assert path.read_text().startswith("users: {activated")  # left for the admin to restore
+
+
+def test_the_file_page_shows_gui_changes_and_keeps_or_discards_them(site: Site):
+    """Issue 28 (2): a region renamed on the camera's page survives an edit of
+    its file on the File page, unless the admin chooses to discard it."""
+    client = activated(site)
+    assert site.running("lobby")
+    headers = {"X-CSRF-Token": csrf(client.get("/cameras").text)}
+    regions = client.get("/api/cameras/lobby/config").json()["region_counting"]["regions"]
+    regions[0]["name"] = "reception"
+    assert client.put("/api/cameras/lobby/config/region_counting", headers=headers,
+                      json={"regions": regions}).status_code == 200
+    page = client.get("/cameras/lobby/file").text
+    assert "region_counting.regions" in page and "reception" in page  # shown before a save
+
+    def save(choice: str, name: str) -> None:
+        page = client.get("/cameras/lobby/file").text
+        text = re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+        text = re.sub(r"name: Lobby.*", f"name: {name}", html.unescape(text), count=1)
+        saved = client.post("/cameras/lobby/file", follow_redirects=True, data={
+            "csrf_token": csrf(page), "text": text, "gui_changes": choice})
+        assert "saved and applied" in saved.text
+
+    save("keep", "Lobby west")
+    lobby = site.service.cameras["lobby"]
+    assert wait_for(lambda: lobby.state.config.device.name == "Lobby west")
+    assert lobby.state.config.region_counting.regions[0].name == "reception"  # kept
+    save("discard", "Lobby east")
+    assert wait_for(lambda: site.service.cameras["lobby"].state.config.device.name
+                    == "Lobby east")
+    config = site.service.cameras["lobby"].state.config
+    assert config.region_counting.regions[0].name == "west walkway"  # the file's again
+    assert "None: the camera runs with the file's settings" in client.get(
+        "/cameras/lobby/file").text
