@@ -238,6 +238,9 @@ class SensorRunner:
 
     def _build(self, start_ts: float) -> Pipeline:
         self._close_transports()
+        # the version before the config: a change saved while this pipeline is
+        # built makes the next frame build another (read after, it was lost)
+        version = self.state.version
         config = self.state.config
         if config.general.location_push_enabled:
             self.location = LocationServer(config.general.location_push_port)
@@ -251,7 +254,12 @@ class SensorRunner:
             location=self.location,
             pool=self.pool,
         )
-        self._region_labels = region_labels(config)  # once per config, not per frame
+        labels = region_labels(config)  # once per config, not per frame
+        if len(labels) == len(self._region_labels):  # renamed in place: the chart follows
+            renames = {a: b for a, b in zip(self._region_labels, labels, strict=True) if a != b}
+            if renames:
+                self.state.rename_series(renames)
+        self._region_labels = labels
         describe = getattr(pipeline.finder.detector, "describe", None)
         self.state.detector = describe() if describe else pipeline.finder.detector.name
         if has_recipients(config):
@@ -265,7 +273,7 @@ class SensorRunner:
             sender = UdpD2DSender(d2d.key_bytes, d2d.udp_host,
                                   d2d.udp_port, start_counter=int(time.time()))
             self.d2d = (D2DController(d2d), sender)
-        self._version = self.state.version
+        self._version = version
         if config.home_assistant.enabled:
             serial = device_info(config.device)["device_sn"]
             self.home_assistant = HomeAssistantPublisher(
@@ -441,8 +449,15 @@ class SensorRunner:
         if analytics.line is not None:
             counts["in"] = analytics.line.cumulative.inward
             counts["out"] = analytics.line.cumulative.outward
+            if analytics.line.cumulative.since is None:  # a reset, a line drawn anew
+                analytics.line.cumulative.since = frame.timestamp
         if pipeline.alarm is not None:
             counts["alarm"] = int(pipeline.alarm)
+        self.state.details = {
+            "paused": sorted(f for f, on in result.active.items() if not on),
+            "line_since": analytics.line.cumulative.since if analytics.line else None,
+            "flow": dict(analytics.flow.period) if analytics.flow is not None else None,
+        }
         self.state.publish(
             pipeline.image, pipeline.last_people, result, frame.timestamp, frame.index, counts
         )

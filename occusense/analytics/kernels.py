@@ -308,7 +308,11 @@ def region_update(table, ts, debounce_s, ids, inside, last_in, counts):
     """Mark who is inside which area now, expire the debounce, count.
 
     ``last_in[row, column]`` is when the person was last inside; a person is
-    counted in a column while that is within ``debounce_s``. Fills
+    counted in a column while that is within ``debounce_s``, unless they are
+    seen inside another column now: a person who walks from one region into
+    the next leaves the first at once, so the regions' counts add up to the
+    people counted (the debounce holds those unseen, or seen outside every
+    region). Fills
     ``counts`` per column; returns the people counted at all, or
     ``NO_ROOM`` (nothing changed) when the table may lack rows for them.
     """
@@ -323,6 +327,10 @@ def region_update(table, ts, debounce_s, ids, inside, last_in, counts):
                 if row < 0:
                     row, _ = table_row(keys, vals, bits[0], row_ids, free, meta, ids[n])
                 last_in[row, c] = ts
+        if row >= 0:  # seen in a region now: out of the others at once (no double count)
+            for c in range(columns):
+                if not inside[n, c]:
+                    last_in[row, c] = -np.inf
     counts[:] = 0
     total = 0
     oldest = ts - debounce_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,10 +23,12 @@ class CrossingEvent:
 
 @dataclass
 class LineTotals:
-    """In/out counts; ``capacity`` is in - out (L2)."""
+    """In/out counts; ``capacity`` is in - out (L2). ``since``: when these
+    counts began (a reset, a line drawn anew), set at the first frame after."""
 
     inward: int = 0
     outward: int = 0
+    since: float | None = field(default=None, compare=False)
 
     @property
     def capacity(self) -> int:

@@ -7,7 +7,7 @@ and write this object, so validation happens in one place.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from occusense.config.base import StrictModel
 from occusense.config.device import (
@@ -33,6 +33,10 @@ from occusense.config.features import (
     PrivacyMasks,
     RegionCounting,
 )
+from occusense.config.reporting import RecipientsFrom, ReportSettings
+
+# the features whose reports have recipients (FEATURE_SETTINGS' sections)
+RECIPIENT_SECTIONS = ("region_counting", "line_crossing", "people_flow")
 
 
 class SourceSettings(StrictModel):
@@ -104,6 +108,31 @@ class DeviceConfig(StrictModel):
     lorawan: LoRaWANSettings = Field(default_factory=LoRaWANSettings)
     d2d: D2DSettings = Field(default_factory=D2DSettings)
     home_assistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
+
+    @model_validator(mode="after")
+    def _shared_recipients(self) -> DeviceConfig:
+        """A feature that takes another's recipients points at one with its own."""
+        for section in RECIPIENT_SECTIONS:
+            target = getattr(self, section).report.same_as
+            if target is RecipientsFrom.own:
+                continue
+            if target.value == section:
+                raise ValueError(f"{section}.report.same_as: a feature cannot take its "
+                                 "recipients from itself; choose own")
+            further = getattr(self, target.value).report.same_as
+            if further is not RecipientsFrom.own:
+                raise ValueError(f"{section}.report.same_as: {target.value} takes its "
+                                 f"recipients from {further.value}; choose {further.value}")
+        return self
+
+    def recipients_of(self, section: str) -> ReportSettings:
+        """The report settings whose protocol, MQTT and HTTP recipients
+        ``section``'s reports go to (its own, or those it shares)."""
+        report: ReportSettings = getattr(self, section).report
+        if report.same_as is RecipientsFrom.own:
+            return report
+        shared: ReportSettings = getattr(self, report.same_as.value).report
+        return shared
 
     @property
     def uses_box_centre(self) -> bool:

@@ -83,6 +83,16 @@ class MqttSettings(StrictModel):
     keepalive_s: int = Field(60, ge=5, le=3600)
 
 
+class RecipientsFrom(StrEnum):
+    """Whose recipients a feature's reports go to: its own, or another feature's
+    (set once there, used by each feature that points at it)."""
+
+    own = "own"
+    region_counting = "region_counting"
+    line_crossing = "line_crossing"
+    people_flow = "people_flow"
+
+
 class ReportSettings(StrictModel):
     """When a feature reports and where to (E2, E3, E5)."""
 
@@ -92,6 +102,9 @@ class ReportSettings(StrictModel):
     report_by_result: bool = False
     result_mode: ResultMode = ResultMode.every_change
     trigger_enabled: bool = True
+    same_as: RecipientsFrom = Field(
+        RecipientsFrom.own, description="own = the protocol, MQTT and HTTP settings below; or "
+        "the recipients of another feature, set once there")
     protocol: Protocol = Protocol.console
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     http: Annotated[list[HttpRecipient], Field(min_length=3, max_length=3)] = Field(

@@ -63,7 +63,8 @@ def snapshot(analytics: Analytics, config: DeviceConfig) -> dict[str, Any]:
     if analytics.line is not None:
         line = analytics.line
         doc["line"] = {"cumulative": [line.cumulative.inward, line.cumulative.outward],
-                       "period": [line.period.inward, line.period.outward]}
+                       "period": [line.period.inward, line.period.outward],
+                       "since": line.cumulative.since}
     if analytics.regions is not None:
         doc["regions"] = {"period_max": int(analytics.regions.period_max)}
         if analytics.dwell is not None:
@@ -81,7 +82,9 @@ def restore(analytics: Analytics, config: DeviceConfig, doc: dict[str, Any]) -> 
     restored = []
     if analytics.line is not None and "line" in doc and same.get("line") == now["line"]:
         cumulative, period = doc["line"]["cumulative"], doc["line"]["period"]
-        analytics.line.cumulative = LineTotals(int(cumulative[0]), int(cumulative[1]))
+        since = doc["line"].get("since")
+        analytics.line.cumulative = LineTotals(int(cumulative[0]), int(cumulative[1]),
+                                               float(since) if since is not None else None)
         analytics.line.period = LineTotals(int(period[0]), int(period[1]))
         restored.append("line")
     regions = doc.get("regions")

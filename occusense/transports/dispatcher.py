@@ -113,8 +113,7 @@ class Dispatcher:
         self._threads: list[threading.Thread] = []
         client_id = f"occusense-{config.device.serial_number or 'sensor'}"
         for feature, section in FEATURE_SETTINGS.items():
-            settings: ReportSettings = getattr(config, section).report
-            self._routes[feature] = self._build(settings, client_id)
+            self._routes[feature] = self._build(config.recipients_of(section), client_id)
         for name in self._by_name:
             thread = threading.Thread(
                 target=self._work, args=(name,), daemon=True, name=f"deliver {name}"
@@ -291,7 +290,7 @@ class DispatcherSink:
 def has_recipients(config: DeviceConfig) -> bool:
     """Whether any feature reports over MQTT(S) or HTTP(S)."""
     for section in set(FEATURE_SETTINGS.values()):
-        settings: ReportSettings = getattr(config, section).report
+        settings = config.recipients_of(section)
         if settings.protocol in (Proto.mqtt, Proto.mqtts) and settings.mqtt.host:
             return True
         if settings.protocol is Proto.http and any(r.enabled and r.url for r in settings.http):

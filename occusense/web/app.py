@@ -41,7 +41,13 @@ from occusense.web.common import Access, WebKit, serve_securely
 from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, one_of
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
-from occusense.web.state import SensorState, merge_config, region_labels, stream_url
+from occusense.web.state import (
+    SensorState,
+    count_labels,
+    merge_config,
+    region_labels,
+    stream_url,
+)
 
 LICENCE_PACKAGES = (
     "fastapi",
@@ -84,6 +90,8 @@ ALL_TOOLS = [("region", "Region (up to 16)"), ("line", "Detection line (up to 4 
              ("uturn", "U-turn area"), ("flow", "Flow area (triangle or convex quadrangle)"),
              ("mask", "Privacy mask (up to 8)")]
 DRAWN_OR_SCHEDULED = frozenset({"schedule", "regions", "line", "uturn_area", "area"})
+# a feature page leaves the recipients to the Recipients page (one place for them)
+RECIPIENT_FIELDS = frozenset({"report.same_as", "report.protocol", "report.mqtt", "report.http"})
 SYSTEM_SECTIONS = ("device", "time", "source", "detector", "general", "mounting",
                    "privacy_masks", "output", "web", "rtsp", "digital_io", "lorawan", "d2d")
 # the API's path parameters, with the values they take (described in OpenAPI)
@@ -203,11 +211,15 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         section, heading, intro, tools = FEATURE_PAGES[key]
         model = DeviceConfig.model_fields[section].annotation
         values = config_to_dict(state.config)[section]
-        form = forms.render(model, values, section, skip=DRAWN_OR_SCHEDULED)  # type: ignore[arg-type]
+        form = forms.render(model, values, section,  # type: ignore[arg-type]
+                            skip=DRAWN_OR_SCHEDULED | RECIPIENT_FIELDS)
+        own = getattr(state.config, section).report.same_as.value
+        recipients = forms.describe_recipients(state.config.recipients_of(section),
+                                               "" if own == "own" else own)
         return page(request, "feature.html", heading=heading, intro=intro, section=section,
                     tools=[t for t in ALL_TOOLS if t[0] in tools],
                     naming=section == "region_counting", form=form, back=f"/{key}",
-                    message=message, error=error)
+                    message=message, error=error, recipients=recipients)
 
     def feature_route(key: str):
         async def show(request: Request, _: str = Depends(user), message: str = "",
@@ -396,13 +408,22 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     # -------------------------------------------------------------------- API
     @app.get("/api/status", tags=["live"])
     async def status(request: Request, _: str = Depends(user)) -> dict:
-        """Current counts, the last frame's time, each recipient's status and
-        the RTSP output's URL."""
+        """Current counts (``counts.people``: the people counted in the
+        detection area) with what each means (``labels``), the features
+        outside their schedule (``paused``), the flow counts of the report
+        period, the people tracked in view (``people_in_view``; ``people`` is
+        the same, kept for older scripts), the last frame's time, each
+        recipient's status and the RTSP output's URL."""
         view = state.snapshot()
+        details = dict(state.details)
         return {
             "counts": state.counts,
+            "labels": count_labels(state.config, state.counts, details),
+            "paused": details.get("paused", []),
+            "flow": details.get("flow"),
             "timestamp": view.timestamp,
             "frame": view.frame,
+            "people_in_view": len(view.people),
             "people": len(view.people),
             "recipients": state.transport_status,
             "source": {"up": state.source_up, "problem": state.source_problem,

@@ -80,6 +80,8 @@ CHOICES = {
     "from_now_on": "from now on", "on_the_dot": "on the dot", "ca_signed": "CA-signed",
     "self_signed": "self-signed (own CA)", "algorithm_1": "Algorithm 1 (cluttered offices)",
     "algorithm_2": "Algorithm 2 (clean rooms)", "auto": "automatic",
+    "own": "its own (below)", "region_counting": "same as region counting",
+    "line_crossing": "same as line crossing", "people_flow": "same as people flow",
 }
 
 
@@ -114,18 +116,37 @@ def render(
         hint = (f' <small class="muted">{escape(info.description)}</small>'
                 if info.description else "")
         if isinstance(kind, type) and issubclass(kind, BaseModel):
-            parts.append(f"<fieldset><legend>{label}</legend>"
-                         f"{render(kind, value or {}, path)}</fieldset>")
+            inner = frozenset(s.split(".", 1)[1] for s in skip if s.startswith(f"{name}."))
+            parts.append(f'<fieldset data-field="{escape(name)}"><legend>{label}</legend>'
+                         f"{render(kind, value or {}, path, inner)}</fieldset>")
             continue
         items = _model_list(kind)
         if items is not None and isinstance(value, list) and name in ("http", "periods"):
-            rows = "".join(f"<fieldset><legend>{label} {i + 1}</legend>"
+            rows = "".join(f'<fieldset data-field="{escape(name)}"><legend>{label} {i + 1}</legend>'
                            f"{render(items, item, f'{path}.{i}')}</fieldset>"
                            for i, item in enumerate(value))
             parts.append(rows)
             continue
-        parts.append(f"<label>{label} {_input(path, kind, optional, info, value)}{hint}</label>")
+        parts.append(f'<label data-field="{escape(name)}">{label} '
+                     f"{_input(path, kind, optional, info, value)}{hint}</label>")
     return "\n".join(parts)
+
+
+def describe_recipients(report: Any, shared_from: str = "") -> str:
+    """Where a feature's reports go, in a few words (its resolved
+    :class:`~occusense.config.reporting.ReportSettings`)."""
+    protocol = report.protocol.value
+    if protocol in ("mqtt", "mqtts") and report.mqtt.host:
+        where = (f"{protocol.upper()} {report.mqtt.host}:{report.mqtt.port}, "
+                 f"topic {report.mqtt.topic}")
+    elif protocol == "http":
+        urls = [r.url for r in report.http if r.enabled and r.url]
+        where = ("HTTP " + ", ".join(urls)) if urls else "HTTP, but no URL is switched on"
+    elif protocol in ("mqtt", "mqtts"):
+        where = f"{protocol.upper()}, but no broker host is set"
+    else:
+        where = "the console and the report file only"
+    return where + (f" (the recipients of {human(shared_from).lower()})" if shared_from else "")
 
 
 def _input(path: str, kind: Any, optional: bool, info: FieldInfo, value: Any) -> str:

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from occusense.analytics.engine import FrameResult
+from occusense.clock import DeviceClock
 from occusense.config import DeviceConfig, config_to_dict, parse_config, save_config
 from occusense.config.guards import check_change
 from occusense.config.io import PLACEHOLDER
@@ -51,6 +52,30 @@ def region_labels(config: DeviceConfig) -> list[str]:
         else f"region {n}" + (f" ({name})" if name else "")
         for n, name in enumerate(names, 1)
     ]
+
+
+def count_labels(config: DeviceConfig, counts: dict[str, Any],
+                 details: dict[str, Any]) -> dict[str, str]:
+    """What each live count means, in words (the Live page's labels)."""
+    regions = config.region_counting
+    if not regions.customize_area or not regions.regions:
+        people = "People in view"
+    elif regions.area_mode.value == "non_mapped":
+        people = "People outside the regions"
+    else:
+        people = "People in the regions"
+    labels = {"people": people, "alarm": "Overcrowding alarm"}
+    labels |= {key: f"In {key}" for key in region_counts(counts)}
+    since = details.get("line_since")
+    reset = config.line_crossing.reset
+    if since is not None:
+        when = DeviceClock(config.time.timezone).local(since).strftime("%Y-%m-%d %H:%M")
+        day = "day" if reset.day.value == "everyday" else reset.day.value.capitalize()
+        rule = (f"reset every {day} at {reset.hour:02d}:{reset.minute:02d}" if reset.enabled
+                else "never reset")
+        labels["in"] = f"In since {when} ({rule})"
+        labels["out"] = f"Out since {when}"
+    return labels
 
 
 def stream_url(state: SensorState, host: str) -> dict[str, str]:
@@ -116,6 +141,9 @@ class SensorState:
         self.history_store: Any = None  # the history store (occusense.history), set by the runner
         self.source_up = True  # False while a live camera is lost
         self.source_problem = ""
+        # what the counts mean now: features outside their schedule, since
+        # when the line counts, the flow counts of the report period
+        self.details: dict[str, Any] = {}
         # the RTSP output's (port, path) while it serves, else why not ("" = off)
         self.rtsp_stream: tuple[int, str] | str = ""
 
@@ -137,6 +165,14 @@ class SensorState:
                     {"t": ts, **{k: v for k, v in counts.items() if isinstance(v, int)}}
                 )
                 self._last_history = ts
+
+    def rename_series(self, renames: dict[str, str]) -> None:
+        """Regions renamed: their points in the live chart follow the new
+        names (one series, one legend entry, not an old and a new one)."""
+        with self._lock:
+            points = [{renames.get(k, k): v for k, v in p.items()} for p in self.history]
+            self.history.clear()
+            self.history.extend(points)
 
     # recording (G3, Normal privacy mode only) --------------------------------------
     def start_recording(self, folder: Path, fps: float = 10.0) -> Path:

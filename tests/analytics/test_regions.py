@@ -68,3 +68,17 @@ def test_max_counted_is_the_peak_of_the_interval() -> None:
     assert counter.take_period_max() == 5
     # the next interval starts from the current count
     assert counter.take_period_max() == 3
+
+
+def test_a_person_walking_into_the_next_region_leaves_the_first_at_once() -> None:
+    """Issue 28 (6): the regions' counts add up to the people counted."""
+    counter = RegionCounter([LEFT, RIGHT], debounce_s=2.0)
+    counter.update(0.0, np.array([1]), np.array([[50.0, 50.0]]))
+    walked = counter.update(0.5, np.array([1]), np.array([[250.0, 50.0]]))
+    assert walked.per_region == (0, 1) and walked.total == 1
+    # seen between the regions (in neither): the debounce still holds them in RIGHT
+    between = counter.update(1.0, np.array([1]), np.array([[150.0, 50.0]]))
+    assert between.per_region == (0, 1)
+    # unseen: held by the debounce as before
+    unseen = counter.update(1.5, np.zeros(0, int), np.zeros((0, 2)))
+    assert unseen.per_region == (0, 1)

@@ -305,6 +305,39 @@ def test_each_feature_goes_to_its_own_recipients(broker) -> None:
     receiver.stop()
 
 
+def test_features_that_share_recipients_reach_them_over_one_connection(broker) -> None:
+    """Issue 28 (4): the recipients set once (line crossing), used by the
+    region and flow reports too."""
+    sub = Subscriber(broker.port, "site/#")
+    config = parse_config({
+        "region_counting": {"report": {"same_as": "line_crossing"}},
+        "people_flow": {"report": {"same_as": "line_crossing", "protocol": "http"}},
+        **mqtt_config(broker.port, 1),
+    })
+    dispatcher = Dispatcher(config)
+    assert len(dispatcher.connections) == 1  # one broker, one connection, one queue
+    for feature in ("region", "line", "flow"):
+        dispatcher.send(Report(feature, {"event": feature}))
+    assert wait_for(lambda: len(sub.messages) == 3)
+    assert sorted(m["event"] for m in sub.messages) == ["flow", "line", "region"]
+    assert len(dispatcher.recipients()) == 1
+    dispatcher.close()
+    sub.close()
+
+
+@pytest.mark.parametrize(("sections", "said"), [
+    ({"line_crossing": {"report": {"same_as": "line_crossing"}}}, "from itself"),
+    ({"line_crossing": {"report": {"same_as": "people_flow"}},
+      "people_flow": {"report": {"same_as": "region_counting"}}},
+     "people_flow takes its recipients from region_counting"),
+])
+def test_shared_recipients_point_at_a_feature_with_its_own(sections, said) -> None:
+    from occusense.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=said):
+        parse_config(sections)
+
+
 @pytest.mark.timeout(15)  # one by one, with the delivery timeouts, it took over 20 s
 def test_the_connection_test_names_refused_and_silent_recipients_at_once() -> None:
     from tests.hardening.test_state import SilentServer

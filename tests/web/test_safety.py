@@ -289,10 +289,11 @@ def test_the_live_chart_has_axes_units_and_a_legend_with_region_names(sensor, pa
     # a history point every 10 s of video: two of them take about 10 s
     expect(page.locator("#legend li")).not_to_have_count(0, timeout=40000)
     legend = page.locator("#legend li").all_inner_texts()
-    assert {"people", "west walkway", "east walkway", "in", "out"} <= set(legend)
+    assert {"people", "west walkway", "east walkway", "in (crossings, right axis)",
+            "out (crossings, right axis)"} <= set(legend)
     expect(page.locator("dt", has_text="west walkway")).to_be_visible()
     units = page.locator("#chart text.unit").all_text_contents()
-    assert units == ["people", "time"]
+    assert units == ["people now", "crossings", "time"]  # occupancy and crossings apart
     ticks = page.locator("#chart text.tick-time").all_text_contents()
     assert ticks and all(len(t) >= 4 and ":" in t for t in ticks), ticks
     assert page.locator("#chart polyline").count() == len(legend)

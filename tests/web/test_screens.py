@@ -99,3 +99,95 @@ def test_a_region_is_drawn_and_a_corner_moved_with_the_keyboard_alone(sensor, br
     assert abs(region.points[1][0] - 0.6) < 1e-6 and abs(region.points[1][1] - 0.49) < 1e-6
     assert abs(region.points[2][1] - 0.6) < 1e-6
     page.context.close()
+
+
+def test_recipients_are_set_once_and_shared_by_the_other_features(sensor, browser):  # noqa: F811
+    """Issue 28 (4): one set of recipients, used by every feature that says
+    "same as"; the feature pages name them instead of repeating the forms."""
+    state, base = sensor
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
+    page.goto(f"{base}/region")
+    assert page.locator('input[name="region_counting.report.mqtt.host"]').count() == 0
+    height_before = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height_before < 2400, height_before  # was 3,088 px with three recipient blocks
+    page.goto(f"{base}/recipients")
+    line = page.locator("form", has=page.locator("h2#line_crossing"))
+    line.locator('select[name="line_crossing.report.protocol"]').select_option("mqtt")
+    line.locator('input[name="line_crossing.report.mqtt.host"]').fill("broker.example")
+    line.locator("button[type=submit]").click()
+    region = page.locator("form", has=page.locator("h2#region_counting"))
+    same_as = region.locator('select[name="region_counting.report.same_as"]')
+    expect(region.locator('input[name="region_counting.report.mqtt.host"]')).to_be_visible()
+    same_as.select_option("line_crossing")
+    expect(region.locator('input[name="region_counting.report.mqtt.host"]')).to_be_hidden()
+    expect(region.locator('[data-field="http"]').first).to_be_hidden()
+    region.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert state.config.region_counting.report.same_as.value == "line_crossing"
+    assert state.config.recipients_of("region_counting").mqtt.host == "broker.example"
+    page.goto(f"{base}/region")
+    expect(page.locator("#recipients-summary")).to_have_text(
+        "MQTT broker.example:1883, topic occusense/reports (the recipients of line crossing)")
+    page.context.close()
+
+
+def test_the_live_page_says_what_its_counts_mean(sensor, browser):  # noqa: F811
+    """Issue 28 (5): people in the regions (not in view), in/out since when,
+    a feature paused by its schedule, and the flow counts."""
+    state, base = sensor
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
+    expect(page.locator("dd[data-count=people]")).to_be_visible(timeout=20000)
+    people = page.locator("dd[data-count=people]").locator("xpath=preceding-sibling::dt[1]")
+    expect(people).to_have_text("People in the regions")
+    inward = page.locator("dd[data-count=in]").locator("xpath=preceding-sibling::dt[1]")
+    expect(inward).to_contain_text("In since ")
+    expect(inward).to_contain_text("(never reset)")
+    expect(page.locator("#flow")).to_be_visible()
+    expect(page.locator("#flow-counts td[data-flow]")).to_have_count(16)  # 4 x 4 edges
+    expect(page.locator("#paused")).to_be_hidden()
+    off = {"enabled": False, "periods": [{"start": "00:00", "end": "00:00"}] * 3}
+    state.edit("line_crossing", {"schedule": {day: off for day in (
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}})
+    expect(page.locator("#paused")).to_have_text(
+        "Line crossing: paused outside its schedule (the figures hold until it resumes).",
+        timeout=20000)
+    status = page.request.get(f"{base}/api/status").json()
+    assert status["paused"] == ["line"]
+    assert status["labels"]["people"] == "People in the regions"
+    assert status["people_in_view"] == status["people"]
+    page.context.close()
+
+
+PAGES = ("/live", "/history", "/region", "/line", "/flow", "/recipients", "/schedule",
+         "/system", "/maintenance", "/about", "/settings", "/draw")
+
+
+def too_wide(page: Page) -> list[str]:
+    """The elements that reach past the screen's right edge."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth, out = [];
+        for (const el of document.querySelectorAll('body *')) {
+            const box = el.getBoundingClientRect();
+            if (box.width && box.right > width + 1 && !el.closest('[hidden], nav, table'))
+                out.push(`${el.tagName}#${el.id}.${el.className} ${Math.round(box.right)}`);
+        }
+        return out.slice(0, 8);
+    }""")
+
+
+def test_every_page_fits_a_phone_and_the_menu_takes_one_line(sensor, browser):  # noqa: F811
+    """Issue 28 (13): no page is wider than a 390 px screen; the menu scrolls
+    on one line instead of wrapping onto five."""
+    _state, base = sensor
+    page = phone_page(browser)
+    activate(page, base)
+    for path in PAGES:
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state("networkidle") if path != "/live" else page.wait_for_timeout(1500)
+        scroll = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll <= 390, (path, scroll, too_wide(page))
+        header = page.locator("header").bounding_box()
+        assert header["height"] < 100, (path, header)
+    page.context.close()

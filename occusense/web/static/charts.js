@@ -1,6 +1,7 @@
 // What the Live and History charts share: SVG elements, colours, axis steps.
 const SVG = 'http://www.w3.org/2000/svg';
-const COLOURS = ['#0b3954', '#d1495b', '#00798c', '#edae49', '#66a182', '#8d6a9f', '#2e4057'];
+// Okabe-Ito: told apart by colour-blind eyes too, no two alike
+const COLOURS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#555555'];
 function svgEl(name, attrs, text) {
   const el = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);

@@ -26,13 +26,7 @@ async function refresh() {
     if (response.status === 401 || response.redirected) { location.reload(); return; }
     if (!response.ok) throw new Error(response.statusText);
     const status = await response.json();
-    const dl = document.getElementById('counts');
-    dl.innerHTML = '';
-    for (const [key, value] of Object.entries(status.counts || {})) {
-      const dt = document.createElement('dt'); dt.textContent = key;
-      const dd = document.createElement('dd'); dd.textContent = JSON.stringify(value);
-      dd.dataset.count = key; dl.append(dt, dd);
-    }
+    showCounts(status);
     showSource(status.source || {});
     showStream(status.stream || {});
     const history = await (await fetch(BASE + '/api/history')).json();
@@ -42,6 +36,49 @@ async function refresh() {
     connection(false);
   }
 }
+// The counts with what each means (people in the regions or in view, the
+// line's in/out since its last reset), features paused by their schedule,
+// and the flow counts of the report period.
+const PAUSED = {region: 'Region counting', line: 'Line crossing', flow: 'People flow'};
+function showCounts(status) {
+  const labels = status.labels || {};
+  const dl = document.getElementById('counts');
+  dl.innerHTML = '';
+  for (const [key, value] of Object.entries(status.counts || {})) {
+    const dt = document.createElement('dt'); dt.textContent = labels[key] || key;
+    const dd = document.createElement('dd'); dd.textContent = JSON.stringify(value);
+    dd.dataset.count = key; dl.append(dt, dd);
+  }
+  const paused = document.getElementById('paused');
+  const names = (status.paused || []).map(f => PAUSED[f]).filter(Boolean);
+  paused.hidden = names.length === 0;
+  paused.textContent = names.length
+    ? `${names.join(', ')}: paused outside ${names.length > 1 ? 'their' : 'its'} schedule (the figures hold until it resumes).` : '';
+  const flow = document.getElementById('flow');
+  flow.hidden = !status.flow;
+  if (status.flow) showFlow(status.flow);
+}
+
+// The flow counts as a table: a row per entry edge, a column per exit edge.
+function showFlow(counts) {
+  const edges = [...new Set(Object.keys(counts).map(pair => pair.split('-')[0]))];
+  const table = document.getElementById('flow-counts');
+  table.innerHTML = '';
+  const head = table.createTHead().insertRow();
+  head.append(Object.assign(document.createElement('th'), {textContent: 'from \\ to'}));
+  for (const to of edges) head.append(Object.assign(document.createElement('th'), {textContent: to, scope: 'col'}));
+  const body = table.createTBody();
+  for (const from of edges) {
+    const row = body.insertRow();
+    row.append(Object.assign(document.createElement('th'), {textContent: from, scope: 'row'}));
+    for (const to of edges) {
+      const cell = row.insertCell();
+      cell.textContent = String(counts[`${from}-${to}`] ?? 0);
+      cell.dataset.flow = `${from}-${to}`;
+    }
+  }
+}
+
 // The camera: up or lost, how far behind its clock, frames dropped to keep up.
 function showStream(stream) {
   const field = document.querySelector('[data-source="stream"]');
@@ -62,24 +99,39 @@ function clock(t, seconds) {
 }
 // The count history: one line per series (people, each region, line in/out),
 // a time axis in the sensor's clock, a count axis in people, and a legend.
+// Occupancy (people, each region) on the left axis, in people; the line's
+// cumulative in/out (dashed) on the right axis, in crossings: two kinds of
+// figure, two scales.
+const CROSSINGS = ['in', 'out'];
+function scale(points, keys, H, top, bottom) {
+  const most = Math.max(1, ...points.flatMap(p => keys.map(k => p[k] || 0)));
+  const step = Math.max(1, niceStep(most, 4)), max = Math.ceil(most / step) * step;
+  return {step, max, y: v => H - bottom - v / max * (H - top - bottom)};
+}
 function drawChart(points) {
   const svg = document.getElementById('chart');
-  const W = 420, H = 220, left = 34, right = 8, top = 20, bottom = 34;
+  const W = 420, H = 220, left = 34, top = 20, bottom = 34;
   svg.innerHTML = '';
   if (points.length < 2) {
     svg.append(svgEl('text', {x: left, y: H / 2, class: 'chart-note'}, 'collecting counts…'));
     return;
   }
   const keys = [...new Set(points.flatMap(p => Object.keys(p)))].filter(k => k !== 't' && k !== 'alarm');
+  const people = keys.filter(k => !CROSSINGS.includes(k)), crossings = keys.filter(k => CROSSINGS.includes(k));
+  const right = crossings.length ? 34 : 8;
   const t0 = points[0].t, t1 = points[points.length - 1].t;
-  const top_value = Math.max(1, ...points.flatMap(p => keys.map(k => p[k] || 0)));
-  const yStep = Math.max(1, niceStep(top_value, 4)), yMax = Math.ceil(top_value / yStep) * yStep;
   const x = t => left + (t - t0) / Math.max(1, t1 - t0) * (W - left - right);
-  const y = v => H - bottom - v / yMax * (H - top - bottom);
+  const occupancy = scale(points, people, H, top, bottom), crossed = scale(points, crossings, H, top, bottom);
   const axes = svgEl('g', {class: 'axes'});
-  for (let v = 0; v <= yMax; v += yStep) {
-    axes.append(svgEl('line', {x1: left, x2: W - right, y1: y(v), y2: y(v), class: 'grid'}));
-    axes.append(svgEl('text', {x: left - 4, y: y(v) + 4, 'text-anchor': 'end'}, String(v)));
+  for (let v = 0; v <= occupancy.max; v += occupancy.step) {
+    axes.append(svgEl('line', {x1: left, x2: W - right, y1: occupancy.y(v), y2: occupancy.y(v), class: 'grid'}));
+    axes.append(svgEl('text', {x: left - 4, y: occupancy.y(v) + 4, 'text-anchor': 'end'}, String(v)));
+  }
+  if (crossings.length) {
+    for (let v = 0; v <= crossed.max; v += crossed.step) {
+      axes.append(svgEl('text', {x: W - right + 4, y: crossed.y(v) + 4, 'text-anchor': 'start', class: 'tick-right'}, String(v)));
+    }
+    axes.append(svgEl('line', {x1: W - right, x2: W - right, y1: top, y2: H - bottom}));
   }
   const span = Math.max(1, t1 - t0), seconds = span < 120;
   const tStep = Math.max(seconds ? 5 : 60, niceStep(span, 4));
@@ -88,26 +140,28 @@ function drawChart(points) {
   if (times.length < 2) times = [t0, t1];  // a short history: its two ends
   for (const t of times) {
     axes.append(svgEl('line', {x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 4}));
-    const anchor = x(t) > W - 30 ? 'end' : x(t) < left + 20 ? 'start' : 'middle';
+    const anchor = x(t) > W - right - 30 ? 'end' : x(t) < left + 20 ? 'start' : 'middle';
     axes.append(svgEl('text', {x: x(t), y: H - bottom + 15, 'text-anchor': anchor, class: 'tick-time'},
                       clock(t, seconds)));
   }
   axes.append(svgEl('line', {x1: left, x2: W - right, y1: H - bottom, y2: H - bottom}));
-  axes.append(svgEl('text', {x: 2, y: 10, class: 'unit'}, 'people'));
+  axes.append(svgEl('text', {x: 2, y: 10, class: 'unit'}, 'people now'));
+  if (crossings.length) axes.append(svgEl('text', {x: W - 2, y: 10, 'text-anchor': 'end', class: 'unit'}, 'crossings'));
   axes.append(svgEl('text', {x: W - right, y: H - 4, 'text-anchor': 'end', class: 'unit'}, 'time'));
   svg.append(axes);
-  keys.forEach((key, i) => {
-    const colour = COLOURS[i % COLOURS.length];
-    const xy = points.filter(p => key in p).map(p => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`);
-    svg.append(svgEl('polyline', {points: xy.join(' '), fill: 'none', stroke: colour, 'stroke-width': 1.5}));
-  });
   const legend = document.getElementById('legend');
   legend.innerHTML = '';
   keys.forEach((key, i) => {
+    const colour = COLOURS[i % COLOURS.length], dashed = CROSSINGS.includes(key);
+    const y = dashed ? crossed.y : occupancy.y;
+    const xy = points.filter(p => key in p).map(p => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`);
+    const line = {points: xy.join(' '), fill: 'none', stroke: colour, 'stroke-width': 1.5};
+    if (dashed) line['stroke-dasharray'] = '5 3';
+    svg.append(svgEl('polyline', line));
     const item = document.createElement('li');
     const swatch = document.createElement('span');
-    swatch.className = 'swatch'; swatch.dataset.colour = i % COLOURS.length;
-    item.append(swatch, document.createTextNode(key));
+    swatch.className = dashed ? 'swatch dashed' : 'swatch'; swatch.dataset.colour = i % COLOURS.length;
+    item.append(swatch, document.createTextNode(dashed ? `${key} (crossings, right axis)` : key));
     legend.append(item);
   });
 }

@@ -32,3 +32,17 @@ if (copyButton) {
     schedule('POST', `/copy?day=${document.getElementById('schedule-day').value}`);
   document.getElementById('schedule-reset').onclick = () => schedule('DELETE', '');
 }
+
+// Recipients: a feature that takes another's recipients hides its own
+// (they stay saved, and come back when it is set to "own" again).
+for (const select of document.querySelectorAll('select[name$=".report.same_as"]')) {
+  const form = select.closest('form');
+  const own = () => {
+    const shared = select.value !== 'own';
+    for (const name of ['protocol', 'mqtt', 'http']) {
+      for (const el of form.querySelectorAll(`[data-field="${name}"]`)) el.hidden = shared;
+    }
+  };
+  select.addEventListener('change', own);
+  own();
+}
