@@ -29,8 +29,9 @@ import cv2
 import yaml
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette._utils import get_route_path
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from occusense.config import DeviceConfig, config_to_dict, parse_config
@@ -71,10 +72,8 @@ class CameraApps:
         rest = get_route_path(scope)
         camera, _, tail = rest.lstrip("/").partition("/")
         app = self.apps.get(camera)
-        if app is None:
-            response = JSONResponse({"detail": f"no camera {camera!r}"}, status_code=404)
-            await response(scope, receive, send)
-            return
+        if app is None:  # the site's handler answers (a page for a browser, else JSON)
+            raise StarletteHTTPException(404, f"no camera {camera!r}")
         path = f"{self.prefix}/{tail}"
         inner = dict(scope, path=path, raw_path=path.encode(), root_path="")
         await app(inner, receive, send)

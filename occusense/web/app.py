@@ -216,7 +216,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         own = getattr(state.config, section).report.same_as.value
         recipients = forms.describe_recipients(state.config.recipients_of(section),
                                                "" if own == "own" else own)
-        return page(request, "feature.html", heading=heading, intro=intro, section=section,
+        return page(request, "feature.html", title=heading, heading=heading, intro=intro,
+                    section=section,
                     tools=[t for t in ALL_TOOLS if t[0] in tools],
                     naming=section == "region_counting", form=form, back=f"/{key}",
                     message=message, error=error, recipients=recipients)

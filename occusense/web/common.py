@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from occusense.web import auth
 from occusense.web.account import Account
@@ -82,6 +84,16 @@ class WebKit:
                 return JSONResponse({"detail": str(exc)}, status_code=401)
             target = "/activate" if not self.account.users.activated else "/login"
             return RedirectResponse(target, status_code=303)
+
+        @app.exception_handler(StarletteHTTPException)
+        async def _not_found(request: Request, exc: StarletteHTTPException):
+            """A browser that asks for a page that is not there gets a page
+            saying so; the API and other clients get the JSON error."""
+            wants_page = "text/html" in request.headers.get("accept", "")
+            if exc.status_code == 404 and wants_page and "/api/" not in request.url.path:
+                return self.page(request, "not_found.html", status_code=404,
+                                 title="Page not found", path=request.url.path)
+            return await http_exception_handler(request, exc)
 
     @staticmethod
     def csrf_token(request: Request) -> str:

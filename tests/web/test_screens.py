@@ -191,3 +191,18 @@ def test_every_page_fits_a_phone_and_the_menu_takes_one_line(sensor, browser):  
         header = page.locator("header").bounding_box()
         assert header["height"] < 100, (path, header)
     page.context.close()
+
+
+def test_a_renamed_region_keeps_its_series_in_the_live_chart(sensor):
+    """Issue 28 (7): one series and one legend entry under the new name."""
+    from tests.transports.conftest import wait_for
+
+    state, _base = sensor
+    assert wait_for(lambda: any("west walkway" in p for p in list(state.history)), timeout=30)
+    regions = [dict(r) for r in state.config.model_dump(mode="json")["region_counting"]["regions"]]
+    regions[0]["name"] = "reception"
+    state.edit("region_counting", {"regions": regions})
+    assert wait_for(lambda: "reception" in state.counts, timeout=30)
+    points = list(state.history)
+    assert not any("west walkway" in p for p in points)
+    assert any("reception" in p for p in points)
