@@ -8,7 +8,16 @@ class OccusenseError(Exception):
 
 
 class ConfigError(OccusenseError):
-    """A configuration file or value breaks a rule; the message names the field."""
+    """A configuration file or value breaks a rule; the message names the field.
+
+    ``problems``: each field's dotted path and what is wrong with it in
+    words, when the model's validation found them (the GUI shows each next
+    to its field).
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class SourceError(OccusenseError):

@@ -26,6 +26,42 @@ def describe(error: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
+# pydantic's error types in a facility manager's words
+PLAIN = {
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number", "float_parsing": "must be a number",
+    "float_type": "must be a number", "bool_parsing": "must be yes or no",
+    "bool_type": "must be yes or no", "missing": "is required",
+    "extra_forbidden": "is not a setting here", "string_type": "must be text",
+    "list_type": "must be a list", "dict_type": "must be a group of settings",
+}
+
+
+def in_words(item: Any) -> str:
+    """One validation problem as a sentence's end (``must be at most 65535``)."""
+    kind, ctx = item["type"], item.get("ctx") or {}
+    bounds = {"less_than_equal": "at most {le}", "greater_than_equal": "at least {ge}",
+              "less_than": "less than {lt}", "greater_than": "more than {gt}",
+              "too_short": "at least {min_length} long", "too_long": "at most {max_length} long",
+              "string_too_short": "at least {min_length} characters long",
+              "string_too_long": "at most {max_length} characters long"}
+    if kind in bounds:
+        text = bounds[kind].format(**ctx)
+        if kind == "string_too_short" and ctx.get("min_length") == 1:
+            return "must not be empty"
+        return f"must be {text}"
+    if kind in ("enum", "literal_error") and "expected" in ctx:
+        return f"must be one of {ctx['expected']}"
+    if kind in PLAIN:
+        return PLAIN[kind]
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
+def problems_of(error: ValidationError) -> list[tuple[str, str]]:
+    """Each problem's dotted field path and what is wrong, in words."""
+    return [(".".join(str(p) for p in item["loc"]), in_words(item)) for item in error.errors()]
+
+
 def parse_config(data: Any, origin: str = "config") -> DeviceConfig:
     """Validate a mapping into a :class:`DeviceConfig` or raise :class:`ConfigError`."""
     if data is None:
@@ -35,7 +71,7 @@ def parse_config(data: Any, origin: str = "config") -> DeviceConfig:
     try:
         return DeviceConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe(exc, origin)) from None
+        raise ConfigError(describe(exc, origin), problems_of(exc)) from None
 
 
 PLACEHOLDER = "**********"  # how pydantic, and so an export without secrets, shows a secret

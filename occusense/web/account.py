@@ -145,16 +145,24 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         if account.users.activated:
             raise HTTPException(409, "already activated")
         form = await request.form()
-        problem = auth.password_problem(password) or (
-            "the passwords differ" if password != confirm else None)
+        problems = {}  # every problem at once, each by its field
+        if problem := auth.password_problem(password):
+            problems["password"] = problem
+        if password != confirm:
+            problems["confirm"] = "the two passwords differ"
         if privacy_mode not in PRIVACY_MODES:
-            problem = "choose Normal or Blur"
+            problems["privacy_mode"] = "choose Normal or Blur"
         questions = _questions(form)
         asked = [auth.normalise_answer(q["question"]) for q in questions]
-        if not problem and len(set(asked)) < len(asked):
-            problem = "choose a different question for each answer"
-        if problem:
-            return page(request, "activate.html", 400, error=problem,
+        if len(set(asked)) < len(asked):
+            problems["questions"] = "choose a different question for each answer"
+        if problems:
+            typed = {k: str(v) for k, v in form.items()
+                     if k.startswith(("question", "custom", "answer")) or k == "privacy_mode"}
+            count = len(problems)
+            return page(request, "activate.html", 400, problems=problems, typed=typed,
+                        error=f"Not activated: {count} thing{'s' if count > 1 else ''} to "
+                              "correct (marked below).",
                         questions=auth.SECURITY_QUESTIONS)
         for question in questions:
             question["answer_hash"] = await auth.hash_later(question["answer_hash"])
@@ -165,10 +173,11 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         return RedirectResponse(pages.home, status_code=303)
 
     @app.get("/login", include_in_schema=False)
-    async def login_page(request: Request):
+    async def login_page(request: Request, reset: bool = False):
         if not account.users.activated:
             return RedirectResponse("/activate", status_code=303)
-        return page(request, "login.html")
+        message = "Your password was reset: log in with the new one." if reset else ""
+        return page(request, "login.html", message=message)
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request, password: str = Form(...), username: str = Form("admin")):
@@ -224,7 +233,7 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         throttle.succeeded(client)
         await _set_password(account, password)
         pages.end_every_session()
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/login?reset=true", status_code=303)
 
     @app.post(pages.password_path, include_in_schema=False)
     async def password_page(request: Request, current: str = Form(...),

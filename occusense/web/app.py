@@ -206,13 +206,26 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     async def draw(request: Request, _: str = Depends(user)):
         return page(request, "draw.html", tools=ALL_TOOLS, naming=True)
 
+    def shown(request: Request) -> dict[str, Any]:
+        """The configuration as a form shows it: after a refused save, with
+        what was typed in place of the saved values (nothing typed is lost)."""
+        data = config_to_dict(state.config)
+        for section, values in getattr(request.state, "draft", {}).items():
+            if isinstance(data.get(section), dict) and isinstance(values, dict):
+                data[section] = merge_config(data[section], values)
+        return data
+
+    def field_errors(request: Request) -> dict[str, str]:
+        return getattr(request.state, "field_errors", {})
+
     def feature_page(request: Request, key: str, message: str, error: str) -> HTMLResponse:
         """One of the guide's feature pages: its drawing and its settings."""
         section, heading, intro, tools = FEATURE_PAGES[key]
         model = DeviceConfig.model_fields[section].annotation
-        values = config_to_dict(state.config)[section]
+        values = shown(request)[section]
         form = forms.render(model, values, section,  # type: ignore[arg-type]
-                            skip=DRAWN_OR_SCHEDULED | RECIPIENT_FIELDS)
+                            skip=DRAWN_OR_SCHEDULED | RECIPIENT_FIELDS,
+                            errors=field_errors(request))
         own = getattr(state.config, section).report.same_as.value
         recipients = forms.describe_recipients(state.config.recipients_of(section),
                                                "" if own == "own" else own)
@@ -237,9 +250,10 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     async def recipients_page(request: Request, _: str = Depends(user), message: str = "",
                               error: str = ""):
         """Report/Recipients: each feature's protocol, recipients and report switches."""
-        data = config_to_dict(state.config)
+        data = shown(request)
         sections = [(section, heading, forms.render(ReportSettings, data[section]["report"],
-                                                    f"{section}.report"))
+                                                    f"{section}.report",
+                                                    errors=field_errors(request)))
                     for section, heading, *_ in FEATURE_PAGES.values()]
         return page(request, "recipients.html", sections=sections, message=message,
                     error=error)
@@ -257,7 +271,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     def settings_view(request: Request, error: str, message: str, as_json: bool,
                       only: tuple[str, ...] | None, heading: str) -> HTMLResponse:
         """Forms (or JSON) for the config sections ``only`` names, or all."""
-        data = config_to_dict(state.config)
+        data = shown(request)
         data.pop("users", None)
         sections = []
         for name, value in data.items():
@@ -265,7 +279,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                 continue
             model = DeviceConfig.model_fields[name].annotation
             body = (json.dumps(value, indent=2) if as_json
-                    else forms.render(model, value, name))  # type: ignore[arg-type]
+                    else forms.render(model, value, name,  # type: ignore[arg-type]
+                                      errors=field_errors(request)))
             sections.append((name, forms.human(name), body))
         return page(request, "settings.html", sections=sections, error=error, message=message,
                     weekdays=WEEKDAYS, as_json=as_json, heading=heading,
@@ -285,6 +300,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     async def settings_save(request: Request, section: str, _: str = Depends(user)):
         form = await request.form()
         as_json = "json" in form
+        values: Any = None
         try:
             if section == "users" or section not in DeviceConfig.model_fields:
                 raise ValueError(f"no editable section {section!r}")
@@ -300,7 +316,10 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             await asyncio.to_thread(state.edit, section, values)
         except (ValueError, OccusenseError, KeyError) as exc:
             back_to = str(form.get("back", ""))
-            error = f"{section}: {exc}"
+            error = refused_in_words(section, exc)
+            if isinstance(values, dict):  # the page shows what was typed, not the saved values
+                request.state.draft = {section: values}
+            request.state.field_errors = dict(getattr(exc, "problems", []) or [])
             if back_to == "/schedule":
                 return await schedule_page(request, "admin", error=error)
             if back_to.lstrip("/") in FEATURE_PAGES:
@@ -636,6 +655,29 @@ def history_view(state: SensorState, period: str, day: str) -> dict[str, Any]:
             "series": ["people", *[f"region:{x}" for x in labels]],
             "previous": (start - timedelta(days=1)).date().isoformat(),
             "next": end.date().isoformat()}
+
+
+def refused_in_words(section: str, exc: Exception) -> str:
+    """Why a form's save was refused, for the top of the page: each field
+    named in words (its own message sits next to it)."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        return f"{forms.human(section)} not saved: {exc}"
+    named = "; ".join(f"{field_name(path.removeprefix(section + '.'))}: {words}"
+                      for path, words in problems)
+    count = len(problems)
+    return (f"{forms.human(section)} not saved: {count} setting{'s' if count > 1 else ''} "
+            f"to correct (marked below). {named}")
+
+
+def field_name(path: str) -> str:
+    """``report.mqtt.port`` -> ``Port (report, MQTT)``."""
+    parts = [p for p in path.split(".") if not p.isdigit()]
+    if not parts:
+        return "These settings"
+    lower = lambda w: w if w[1:2].isupper() else w[:1].lower() + w[1:]  # noqa: E731 - MQTT stays
+    where = ", ".join(lower(forms.human(p)) for p in parts[:-1])
+    return forms.human(parts[-1]) + (f" ({where})" if where else "")
 
 
 def history_answer(state: SensorState, series: str, start: str | None, end: str | None,

@@ -99,12 +99,15 @@ def human_choice(value: str) -> str:
 
 
 def render(
-    model: type[BaseModel], data: dict[str, Any], prefix: str, skip: frozenset[str] = frozenset()
+    model: type[BaseModel], data: dict[str, Any], prefix: str, skip: frozenset[str] = frozenset(),
+    errors: dict[str, str] | None = None,
 ) -> str:
     """The inputs of ``model`` filled with ``data``; names are dotted paths.
     Fields named in ``skip`` are left out (a page that edits them otherwise:
     shapes on the drawing, schedules on the weekly grid); saving the form
-    leaves them as they are."""
+    leaves them as they are. ``errors`` (dotted path -> words) are shown
+    next to their fields."""
+    errors = errors or {}
     parts = []
     for name, info in model.model_fields.items():
         if name in skip:
@@ -118,17 +121,23 @@ def render(
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             inner = frozenset(s.split(".", 1)[1] for s in skip if s.startswith(f"{name}."))
             parts.append(f'<fieldset data-field="{escape(name)}"><legend>{label}</legend>'
-                         f"{render(kind, value or {}, path, inner)}</fieldset>")
+                         f"{render(kind, value or {}, path, inner, errors)}</fieldset>")
             continue
         items = _model_list(kind)
         if items is not None and isinstance(value, list) and name in ("http", "periods"):
             rows = "".join(f'<fieldset data-field="{escape(name)}"><legend>{label} {i + 1}</legend>'
-                           f"{render(items, item, f'{path}.{i}')}</fieldset>"
+                           f"{render(items, item, f'{path}.{i}', errors=errors)}</fieldset>"
                            for i, item in enumerate(value))
             parts.append(rows)
             continue
-        parts.append(f'<label data-field="{escape(name)}">{label} '
-                     f"{_input(path, kind, optional, info, value)}{hint}</label>")
+        control = _input(path, kind, optional, info, value)
+        problem = errors.get(path)
+        if problem:  # said next to the field, and the field marked for screen readers
+            control = control.replace(f'name="{escape(path)}"',
+                                      f'name="{escape(path)}" aria-invalid="true"', 1)
+            hint = (f' <strong class="field-error">{escape(label)} {escape(problem)}</strong>'
+                    + hint)
+        parts.append(f'<label data-field="{escape(name)}">{label} {control}{hint}</label>')
     return "\n".join(parts)
 
 

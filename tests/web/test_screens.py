@@ -206,3 +206,69 @@ def test_a_renamed_region_keeps_its_series_in_the_live_chart(sensor):
     points = list(state.history)
     assert not any("west walkway" in p for p in points)
     assert any("reception" in p for p in points)
+
+
+def test_activation_says_every_problem_at_once_and_keeps_what_was_typed(sensor, browser):  # noqa: F811
+    """Issue 28 (9, 10): distinct questions by default, every problem next to
+    its field, the answers and the privacy mode kept; a reset password is
+    confirmed on the login page."""
+    state, base = sensor
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/activate")
+    chosen = [page.locator(f"select[name=question{i}]").input_value() for i in range(3)]
+    assert len(set(chosen)) == 3  # three answers alone are three different questions
+    page.fill("input[name=password]", "short")
+    page.fill("input[name=confirm]", "different")
+    page.check("input[value=blur]")
+    for i, answer in enumerate(("Rex", "Paris", "Blue")):
+        page.fill(f"input[name=answer{i}]", answer)
+    page.click("button[type=submit]")
+    expect(page.locator("[role=alert]")).to_contain_text("2 things to correct")
+    expect(page.locator(".field-error")).to_have_count(2)
+    expect(page.locator("input[name=password]")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("input[name=answer1]")).to_have_value("Paris")
+    expect(page.locator("input[value=blur]")).to_be_checked()
+    page.fill("input[name=password]", "Occu2026sense")
+    page.fill("input[name=confirm]", "Occu2026sense")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/live")
+    page.context.close()
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{base}/forgot")
+    for i, answer in enumerate(("rex", "paris", "blue")):
+        visitor.fill(f"input[name=answer{i}]", answer)
+    visitor.fill("input[name=password]", "New2026password")
+    visitor.fill("input[name=confirm]", "New2026password")
+    visitor.click("button[type=submit]")
+    expect(visitor).to_have_url(f"{base}/login?reset=true")
+    expect(visitor.locator("[role=status]")).to_have_text(
+        "Your password was reset: log in with the new one.")
+    visitor.context.close()
+
+
+def test_a_refused_setting_keeps_what_was_typed_and_is_said_by_its_field(sensor, browser):  # noqa: F811
+    """Issue 28 (9): a bad port on Recipients: the protocol and host typed
+    stay, the port is marked and the problem said in words next to it."""
+    _state, base = sensor
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
+    page.goto(f"{base}/recipients")
+    line = page.locator("form", has=page.locator("h2#line_crossing"))
+    line.locator('select[name="line_crossing.report.protocol"]').select_option("mqtt")
+    line.locator('input[name="line_crossing.report.mqtt.host"]').fill("broker.example")
+    line.locator('input[name="line_crossing.report.mqtt.port"]').evaluate(
+        "el => { el.removeAttribute('max'); el.value = '70000'; }")  # past the browser's check
+    line.locator("button[type=submit]").click()
+    alert = page.locator("[role=alert]")
+    expect(alert).to_contain_text("Line crossing not saved: 1 setting to correct")
+    expect(alert).to_contain_text("Port (report, MQTT): must be at most 65535")
+    assert "problem(s)" not in alert.inner_text()  # not the developer's wording
+    form = page.locator("form", has=page.locator("h2#line_crossing"))
+    expect(form.locator('select[name="line_crossing.report.protocol"]')).to_have_value("mqtt")
+    expect(form.locator('input[name="line_crossing.report.mqtt.host"]')).to_have_value(
+        "broker.example")
+    port = form.locator('input[name="line_crossing.report.mqtt.port"]')
+    expect(port).to_have_value("70000")
+    expect(port).to_have_attribute("aria-invalid", "true")
+    expect(form.locator(".field-error")).to_have_text("Port must be at most 65535")
+    page.context.close()
