@@ -91,7 +91,7 @@ class MountSettings(StrictModel):
     mount: Mount = Mount.oblique
     lens: Lens = Lens.fisheye
     nadir: tuple[RelCoord, RelCoord] | None = Field(
-        None, description="the point straight below the camera; null = image centre"
+        None, description="the point straight below the camera; empty = the picture's centre"
     )
     inner_radius: float = Field(
         0.15, ge=0.0, le=0.6, description="fraction of the radius skipped around the nadir"
@@ -189,7 +189,8 @@ class DetectorSettings(StrictModel):
     remote_ca_file: str = Field("", description="PEM CA bundle of a private HTTPS server")
     threads: int = Field(2, ge=1, le=64)
     score_threshold: float | None = Field(
-        None, ge=0.05, le=0.95, description="overrides the scheme's threshold"
+        None, ge=0.05, le=0.95, description="how sure the detector must be that it sees a "
+        "person (0.05-0.95); empty = the algorithm's own"
     )
     input: DetectorInput = Field(
         DetectorInput.whole,
@@ -257,7 +258,8 @@ class GeneralSettings(StrictModel):
 
     recognition_scheme: RecognitionScheme = RecognitionScheme.algorithm_2
     position: PositionRule | None = Field(
-        None, description="null = feet for oblique cameras, centre for ceiling cameras"
+        None, description="automatic = the feet for cameras on a wall, the box centre for "
+        "ceiling cameras"
     )
     location_push_enabled: bool = False
     location_push_port: int = Field(8600, ge=1, le=65535)
@@ -403,10 +405,13 @@ class LoRaWANSettings(StrictModel):
         32, ge=1, le=255, description="link checks without an answer before joining again"
     )
     rx2_frequency_hz: int = Field(
-        0, ge=0, le=1_000_000_000, description="RX2 frequency; 0 = the region's default"
+        0, ge=0, le=1_000_000_000,
+        description="the second receive window's frequency; 0 = the region's default"
     )
     rx2_data_rate: int | None = Field(
-        None, ge=0, le=15, description="RX2 data rate (DR index); null = the region's default"
+        None, ge=0, le=15,
+        description="the second receive window's data rate (DR index); empty = the region's "
+        "default"
     )
     application_port: int = Field(85, ge=1, le=223)
     spreading_factor: int = Field(10, ge=7, le=12)
@@ -421,7 +426,8 @@ class LoRaWANSettings(StrictModel):
     )
     channel_masks: Annotated[list[int], Field(min_length=6, max_length=6)] = Field(
         default_factory=lambda: [0xFFFF] * 6,
-        description="enabled channels per 16-channel range (bit i = channel 16*k + i)",
+        description="the channels in use, one number per 16 channels (65535 = all 16 on; "
+        "each bit a channel: bit i of the k-th number = channel 16k + i)",
     )
 
     @field_validator("channel_masks")

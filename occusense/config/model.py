@@ -44,7 +44,7 @@ class SourceSettings(StrictModel):
 
     uri: str = Field("", description="file, image folder, webcam index, rtsp:// or http:// URL")
     realtime: bool | None = Field(
-        None, description="pace files at their frame rate; None = only live sources"
+        None, description="play files at their own frame rate; automatic = only live cameras"
     )
     reconnect_max_s: float = Field(30.0, ge=1.0, le=3600.0)
 

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import cv2
+import numpy as np
 import yaml
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.openapi.utils import get_openapi
@@ -107,12 +108,17 @@ def camera_summary(camera: Camera, host: str = "127.0.0.1") -> dict[str, Any]:
         "detector": state.detector,
         "recipients": recipients,
         "delivery": delivery_state(recipients),
+        "delivery_text": DELIVERY_WORDS[delivery_state(recipients)],
         "delivery_detail": delivery_detail(recipients),
         "privacy_mode": state.config.privacy_mode.value,
         "source_problem": state.source_problem,
         "notice": state.notice,
         "stream": stream_url(state, host),
     }
+
+
+DELIVERY_WORDS = {"none": "no recipient set (console and file only)", "ok": "delivered",
+                  "queued": "waiting to be sent", "failing": "failing"}
 
 
 def delivery_state(recipients: list[dict[str, Any]]) -> str:
@@ -207,6 +213,14 @@ def _restore(posted: Any, current: Any) -> Any:
     if posted == PLACEHOLDER and isinstance(current, str) and current:
         return current
     return posted
+
+
+def waiting_picture() -> bytes:
+    """The thumbnail of a camera that has sent no picture yet: grey, saying so."""
+    picture = np.full((240, THUMBNAIL_WIDTH, 3), 225, np.uint8)
+    cv2.putText(picture, "waiting for the camera", (38, 126), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                (90, 90, 90), 1, cv2.LINE_AA)
+    return _jpeg(picture, quality=70) or b""
 
 
 def _thumbnail(camera: Camera) -> bytes | None:
@@ -324,11 +338,19 @@ class SiteWeb:
             document = {"device": {"name": name.strip() or camera}, "source": {"uri": uri.strip()}}
             try:
                 check_id(camera)
-                service.add(camera, yaml.safe_dump(document, sort_keys=False))
+                added = service.add(camera, yaml.safe_dump(document, sort_keys=False))
             except (OccusenseError, FileExistsError) as exc:
                 return await cameras(request, "admin", error=str(exc))
-            return RedirectResponse("/cameras?" + urlencode({"message": f"camera {camera} added"}),
-                                    303)
+            if added.error:  # said in red at once, not "added" in green before the card fails
+                said = {"error": f"camera {camera} was added but cannot start: {added.error}. "
+                                 "Correct its source on its File page, or remove it."}
+            elif added.status == "camera lost":
+                said = {"message": f"camera {camera} added; it does not answer yet "
+                                   f"({added.state.source_problem if added.state else ''}): "
+                                   "the sensor keeps trying"}
+            else:
+                said = {"message": f"camera {camera} added"}
+            return RedirectResponse("/cameras?" + urlencode(said), 303)
 
         @app.get("/cameras/{camera}/file", include_in_schema=False)
         async def camera_file(request: Request, camera: str, _: str = Depends(user),
@@ -376,9 +398,7 @@ class SiteWeb:
 
         @app.get("/cameras/{camera}/thumbnail.jpg", include_in_schema=False)
         async def thumbnail(camera: str, _: str = Depends(user)) -> Response:
-            jpg = _thumbnail(self._camera(camera))
-            if jpg is None:
-                raise HTTPException(503, "no frame yet")
+            jpg = _thumbnail(self._camera(camera)) or waiting_picture()
             return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
         @app.get("/account", include_in_schema=False)

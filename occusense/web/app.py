@@ -28,6 +28,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.responses import StreamingResponse
 
+from occusense.clock import DeviceClock
 from occusense.config import DeviceConfig, config_to_dict
 from occusense.config.device import PrivacyMode
 from occusense.config.reporting import ReportSettings
@@ -92,8 +93,15 @@ ALL_TOOLS = [("region", "Region (up to 16)"), ("line", "Detection line (up to 4 
 DRAWN_OR_SCHEDULED = frozenset({"schedule", "regions", "line", "uturn_area", "area"})
 # a feature page leaves the recipients to the Recipients page (one place for them)
 RECIPIENT_FIELDS = frozenset({"report.same_as", "report.protocol", "report.mqtt", "report.http"})
-SYSTEM_SECTIONS = ("device", "time", "source", "detector", "general", "mounting",
-                   "privacy_masks", "output", "web", "rtsp", "digital_io", "lorawan", "d2d")
+# the System page in groups; the last, for integrators, starts folded away
+SYSTEM_GROUPS = (
+    ("This sensor", ("device", "time", "web")),
+    ("Camera and detection", ("source", "detector", "mounting", "general", "privacy_masks")),
+    ("Reports, stream and history", ("output", "rtsp", "history")),
+    ("Advanced: wired inputs and outputs, LoRaWAN, sensor to sensor", ("digital_io", "lorawan",
+                                                                        "d2d")),
+)
+SYSTEM_SECTIONS = tuple(name for _, names in SYSTEM_GROUPS for name in names)
 # the API's path parameters, with the values they take (described in OpenAPI)
 Section = Annotated[str, PathParam(json_schema_extra=one_of(
     [name for name in DeviceConfig.model_fields if name != "users"]))]
@@ -282,9 +290,11 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                     else forms.render(model, value, name,  # type: ignore[arg-type]
                                       errors=field_errors(request)))
             sections.append((name, forms.human(name), body))
-        return page(request, "settings.html", sections=sections, error=error, message=message,
-                    weekdays=WEEKDAYS, as_json=as_json, heading=heading,
-                    back="/system" if only else "/settings")
+        groups = ([(title, [sec for sec in sections if sec[0] in names])
+                   for title, names in SYSTEM_GROUPS] if only else [("", sections)])
+        return page(request, "settings.html", sections=sections, groups=groups, error=error,
+                    message=message, weekdays=WEEKDAYS, as_json=as_json, heading=heading,
+                    back="/system" if only else "/settings", title=heading)
 
     @app.get("/schedule", include_in_schema=False)
     async def schedule_page(request: Request, _: str = Depends(user), message: str = "",
@@ -423,7 +433,12 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         view = state.snapshot()
         if view.image is None:
             raise HTTPException(503, "no frame yet")
-        return Response(_jpeg(view.image), media_type="image/jpeg")
+        # each snapshot its own file: the sensor's name and the picture's time
+        when = DeviceClock(state.config.time.timezone).local(view.timestamp or time.time())
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", state.config.device.name).strip("-") or "sensor"
+        filename = f"snapshot-{name}-{when:%Y%m%d-%H%M%S}.jpg"
+        return Response(_jpeg(view.image), media_type="image/jpeg",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     # -------------------------------------------------------------------- API
     @app.get("/api/status", tags=["live"])

@@ -72,9 +72,11 @@ WORDS = {
     "eui": "EUI", "fov": "field of view", "jsonl": "JSON Lines", "uturn": "U-turn",
     "io": "I/O", "id": "ID", "max": "maximum", "min": "minimum",
     "ms": "", "s": "", "deg": "", "m": "", "px": "", "nonzero": "non-zero", "utc": "UTC",
-    "gpio": "GPIO", "api": "API",
+    "gpio": "GPIO", "api": "API", "hz": "", "kbps": "", "mb": "", "dscp": "DSCP", "rtp": "RTP",
+    "sn": "SN",
 }
-UNITS = {"s": "s", "ms": "ms", "deg": "°", "m": "m", "px": "px"}
+UNITS = {"s": "s", "ms": "ms", "deg": "°", "m": "m", "px": "px", "hz": "Hz", "kbps": "kbit/s",
+         "mb": "MB"}
 CHOICES = {
     "zero_nonzero": "zero / non-zero changes", "every_change": "every change",
     "from_now_on": "from now on", "on_the_dot": "on the dot", "ca_signed": "CA-signed",
@@ -85,8 +87,21 @@ CHOICES = {
 }
 
 
+# settings whose name the rule below would garble or make ambiguous
+LABELS = {
+    "app_key": "App key (AppKey)", "app_s_key": "App session key (AppSKey)",
+    "nwk_s_key": "Network session key (NwkSKey)", "dev_eui": "Device EUI (DevEUI)",
+    "app_eui": "App EUI (JoinEUI)", "dev_addr": "Device address (DevAddr)",
+    "adr": "Adaptive data rate (ADR)", "rx2_frequency_hz": "Second receive window: frequency (Hz)",
+    "rx2_data_rate": "Second receive window: data rate", "channel_masks": "Channels in use",
+    "tx_power": "Transmit power", "gateway_eui": "Gateway EUI",
+}
+
+
 def human(name: str) -> str:
     """A setting's name in words with its unit: ``interval_s`` -> ``Interval (s)``."""
+    if name in LABELS:
+        return LABELS[name]
     words = name.split("_")
     unit = UNITS.get(words[-1]) if len(words) > 1 else None
     text = " ".join(w for w in (WORDS.get(w, w) for w in words) if w)

@@ -40,21 +40,25 @@ def render(
     """The frame (masks already painted) with every overlay drawn on it; with
     ``shapes`` off only the people (the Draw page draws the shapes itself)."""
     if config.privacy_mode is PrivacyMode.blur:
-        out = blur(image)
-        scale = out.shape[1] / image.shape[1]
+        # the blurred picture brought back to full size before anything is
+        # drawn: the overlays stay sharp, the people stay a blur
+        h0, w0 = image.shape[:2]
+        out = cv2.resize(blur(image), (w0, h0), interpolation=cv2.INTER_LINEAR)
     else:
-        out, scale = image.copy(), 1.0
+        out = image.copy()
+    scale = 1.0
     h, w = out.shape[:2]
     if not shapes:
         _people(out, people, scale, config.uses_box_centre)
         return out
     rc = config.region_counting
     if rc.enabled and rc.customize_area:
-        for number, region in enumerate(rc.regions, 1):
+        for region in rc.regions:
             pts = np.round(to_pixels(region.points, w, h)).astype(np.int32)
             cv2.polylines(out, [pts], True, REGION, 2)
-            cv2.putText(out, region.name.strip() or str(number), tuple(pts[0] + 4),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.6, REGION, 2)
+        for number, region in enumerate(rc.regions, 1):  # over every shape's edges
+            centre = np.mean(to_pixels(region.points, w, h), axis=0)
+            label(out, region.name.strip() or str(number), centre, REGION, 0.55)
     lc = config.line_crossing
     if lc.enabled and lc.line.points:
         _line(out, to_pixels(lc.line.points, w, h))
@@ -76,23 +80,33 @@ def _line(out: np.ndarray, points: list[tuple[float, float]]) -> None:
         nx, ny = (y2 - y1) / length, -(x2 - x1) / length
         tip = (round(mx + 25 * nx), round(my + 25 * ny))
         cv2.arrowedLine(out, (round(mx), round(my)), tip, LINE, 2, tipLength=0.4)
-        cv2.putText(out, "IN", (tip[0] + 4, tip[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.5, LINE, 1)
+        label(out, "IN", (mx + 42 * nx, my + 42 * ny), LINE, 0.5)
 
 
 def _flow(out: np.ndarray, corners: list[tuple[float, float]], names: list[str]) -> None:
     pts = np.round(corners).astype(np.int32)
     cv2.polylines(out, [pts], True, FLOW, 2)
+    centre = np.mean(np.asarray(corners, dtype=float), axis=0)
     for i, name in enumerate(names):
-        a, b = corners[i], corners[(i + 1) % len(corners)]
-        cv2.putText(
-            out,
-            name,
-            (round((a[0] + b[0]) / 2), round((a[1] + b[1]) / 2)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.7,
-            FLOW,
-            2,
-        )
+        a, b = np.asarray(corners[i]), np.asarray(corners[(i + 1) % len(corners)])
+        middle = (a + b) / 2
+        inward = centre - middle  # the name inside the area, off its edge
+        inward = inward / (np.linalg.norm(inward) or 1.0)
+        label(out, name, middle + 22 * inward, FLOW, 0.6)
+
+
+def label(out: np.ndarray, text: str, centre, colour: tuple[int, int, int],
+          size: float) -> None:
+    """``text`` centred on ``centre`` on a dark chip: readable on any
+    background, a shape's edge included."""
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, 1 if size < 0.6 else 2
+    (tw, th), base = cv2.getTextSize(text, font, size, thickness)
+    h, w = out.shape[:2]
+    x = int(min(max(2, round(float(centre[0]) - tw / 2)), max(2, w - tw - 4)))
+    y = int(min(max(th + 4, round(float(centre[1]) + th / 2)), h - base - 2))
+    chip = out[max(0, y - th - 4):min(h, y + base + 2), max(0, x - 4):min(w, x + tw + 4)]
+    chip[:] = (chip * 0.25).astype(out.dtype)  # darkened, the picture still behind it
+    cv2.putText(out, text, (x, y), font, size, colour, thickness, cv2.LINE_AA)
 
 
 def _people(out: np.ndarray, people: TrackedPeople, scale: float, centre: bool) -> None:

@@ -212,7 +212,7 @@ def test_activation_says_every_problem_at_once_and_keeps_what_was_typed(sensor, 
     """Issue 28 (9, 10): distinct questions by default, every problem next to
     its field, the answers and the privacy mode kept; a reset password is
     confirmed on the login page."""
-    state, base = sensor
+    _state, base = sensor
     page = browser.new_context().new_page()
     page.goto(f"{base}/activate")
     chosen = [page.locator(f"select[name=question{i}]").input_value() for i in range(3)]
@@ -271,4 +271,82 @@ def test_a_refused_setting_keeps_what_was_typed_and_is_said_by_its_field(sensor,
     expect(port).to_have_value("70000")
     expect(port).to_have_attribute("aria-invalid", "true")
     expect(form.locator(".field-error")).to_have_text("Port must be at most 65535")
+    page.context.close()
+
+
+def test_schedule_reset_asks_first_and_snapshots_are_named_by_sensor_and_time(sensor, browser):  # noqa: F811
+    """Issue 28 (15): Reset (always on) acts only once confirmed; each
+    snapshot downloads under its own name."""
+    state, base = sensor
+    monday = {"enabled": True, "periods": [{"start": "08:00", "end": "18:00"},
+                                           {"start": "00:00", "end": "00:00"},
+                                           {"start": "00:00", "end": "00:00"}]}
+    state.edit("region_counting", {"schedule": {"monday": monday}})
+    page = browser.new_context(viewport={"width": 1280, "height": 1000},
+                               accept_downloads=True).new_page()
+    activate(page, base)
+    page.goto(f"{base}/schedule")
+    page.select_option("#schedule-feature", "region")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#schedule-reset")
+    page.wait_for_timeout(500)
+    assert asked and "always on" in asked[0]
+    assert state.config.region_counting.schedule.monday.periods[0].end == "18:00"  # kept
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#schedule-reset")
+    expect(page.locator("#schedule-result")).to_contain_text("done")
+    assert state.config.region_counting.schedule.monday.periods[0].end != "18:00"
+    page.goto(f"{base}/live")
+    expect(page.locator("dd[data-count=people]")).to_be_visible(timeout=20000)
+    with page.expect_download() as download:
+        page.click("text=Snapshot")
+    name = download.value.suggested_filename
+    assert name.startswith("snapshot-Workplace-Sensor-2") and name.endswith(".jpg"), name
+    page.context.close()
+
+
+def test_the_editor_names_each_region_on_the_picture(sensor, browser):  # noqa: F811
+    """Issue 28 (8): the drawing shows each region's name at its centre."""
+    _state, base = sensor
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
+    page.goto(f"{base}/region")
+    wait_for_picture(page)
+    labels = page.locator("#labels span")
+    expect(labels).to_have_count(2)
+    assert labels.all_inner_texts() == ["west walkway", "east walkway"]
+    picture = page.locator("#picture").bounding_box()
+    west = labels.first.bounding_box()
+    centre_x = west["x"] + west["width"] / 2 - picture["x"]
+    assert 0.2 < centre_x / picture["width"] < 0.4  # the west walkway's middle
+    page.select_option("#tool", "select")
+    layer = page.locator("#shapes").bounding_box()
+    x, y = layer["x"] + 0.2 * layer["width"], layer["y"] + 0.42 * layer["height"]
+    page.mouse.click(x, y)
+    page.fill("#name", "reception")
+    expect(labels.first).to_have_text("reception")  # follows the name as it is typed
+    page.context.close()
+
+
+def test_the_system_page_is_grouped_with_the_expert_parts_folded(sensor, browser):  # noqa: F811
+    """Issue 28 (11): groups, LoRaWAN / D2D / wired I/O behind "Advanced",
+    no two settings of a section with one label, no 'null' or 'None ='."""
+    _state, base = sensor
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
+    page.goto(f"{base}/system")
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 4000, height  # was 4,600 px with everything open
+    expect(page.locator('input[name="lorawan.dev_eui"]')).to_be_hidden()
+    expect(page.locator('input[name="device.name"]')).to_be_visible()
+    text = page.locator("main").inner_text()
+    assert "null" not in text and "None =" not in text
+    names = page.evaluate("""() => [...document.querySelectorAll('form:has(h2#lorawan) label')]
+        .map(label => label.firstChild.textContent.trim())""")
+    assert len(names) == len(set(names)), names  # "App key" was there twice
+    expect(page.locator("form:has(h2#lorawan) button[type=submit]")).to_have_text(
+        "Save the LoRaWAN settings")
+    page.goto(f"{base}/system#lorawan")  # a link into the folded group opens it
+    expect(page.locator('input[name="lorawan.dev_eui"]')).to_be_visible()
     page.context.close()

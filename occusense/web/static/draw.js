@@ -68,14 +68,40 @@ function redraw() {
     svg.append(element('polyline', {points: drawing.map(p => p.join(',')).join(' '), class: 'drawing',
       'vector-effect': 'non-scaling-stroke'}));
   }
-  if (document.activeElement === surface && !selecting()) {  // the keyboard's cross
-    const [cx, cy] = cursor, dx = 12 / Math.max(1, box.width), dy = 12 / Math.max(1, box.height);
-    svg.append(element('path', {d: `M${cx - dx},${cy}H${cx + dx}M${cx},${cy - dy}V${cy + dy}`,
-      class: 'cursor', 'vector-effect': 'non-scaling-stroke'}));
-  }
+  showCursor();
+  nameLabels();
   const region = selected && selected.kind === 'region' ? config.region_counting.regions[selected.index] : null;
   nameBox.disabled = !region;
   nameBox.value = region ? region.name : '';
+}
+
+// the keyboard's cross, while the picture has the focus and a shape is being
+// drawn; alone (a focus must not rebuild the shapes under a mouse press)
+function showCursor() {
+  for (const old of svg.querySelectorAll('.cursor')) old.remove();
+  if (document.activeElement !== surface || selecting()) return;
+  const box = svg.getBoundingClientRect();
+  const [cx, cy] = cursor, dx = 12 / Math.max(1, box.width), dy = 12 / Math.max(1, box.height);
+  svg.append(element('path', {d: `M${cx - dx},${cy}H${cx + dx}M${cx},${cy - dy}V${cy + dy}`,
+    class: 'cursor', 'vector-effect': 'non-scaling-stroke'}));
+}
+
+// each region's name at its centre, on a dark chip (HTML over the picture:
+// SVG text would stretch with the picture's aspect)
+function nameLabels() {
+  const layer = document.getElementById('labels');
+  layer.replaceChildren();
+  (config.region_counting.regions || []).forEach((r, i) => {
+    if (!r.points.length) return;
+    const cx = r.points.reduce((a, p) => a + p[0], 0) / r.points.length;
+    const cy = r.points.reduce((a, p) => a + p[1], 0) / r.points.length;
+    const tag = document.createElement('span');
+    tag.textContent = r.name || `region ${i + 1}`;
+    tag.dataset.region = String(i);
+    tag.style.left = `${(cx * 100).toFixed(2)}%`;
+    tag.style.top = `${(cy * 100).toFixed(2)}%`;
+    layer.append(tag);
+  });
 }
 
 function handle(s, p, i, box, current) {
@@ -211,7 +237,7 @@ surface.addEventListener('keydown', ev => {
   } else if (step && !selecting()) {
     ev.preventDefault();
     cursor = [clamp(cursor[0] + step[0] * size), clamp(cursor[1] + step[1] * size)];
-    redraw();
+    showCursor();
   } else if (ev.key === ' ' && selecting()) {  // the next shape
     ev.preventDefault();
     const all = shapes();
@@ -228,8 +254,8 @@ surface.addEventListener('keydown', ev => {
     if (ev.shiftKey) finish(); else addPoint([...cursor]);
   }
 });
-surface.addEventListener('focus', redraw);
-surface.addEventListener('blur', redraw);
+surface.addEventListener('focus', showCursor);
+surface.addEventListener('blur', showCursor);
 
 document.addEventListener('keydown', ev => {
   if (ev.target === nameBox) return;

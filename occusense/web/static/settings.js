@@ -7,13 +7,16 @@ const headers = {'X-CSRF-Token': tools.dataset.csrf};
 const testButton = document.getElementById('test-connection');
 if (testButton) testButton.onclick = async () => {
   const list = document.getElementById('test-results');
+  // a "saved" from before is not this test's result
+  for (const old of document.querySelectorAll('main > p.ok')) old.hidden = true;
   list.innerHTML = '<li>testing…</li>';
   const response = await fetch(BASE + '/api/test-connection', {method: 'POST', headers});
   const body = await response.json();
   list.innerHTML = '';
   for (const r of body.results || [{ok: false, message: body.detail}]) {
     const li = document.createElement('li');
-    li.textContent = (r.ok ? 'OK  ' : 'FAILED  ') + r.message;
+    li.textContent = r.ok ? `${r.recipient}: reached, a test report was accepted`
+      : `${r.recipient ? '' : 'Not tested: '}${r.message}`;
     li.className = r.ok ? 'ok' : 'error';
     list.append(li);
   }
@@ -30,7 +33,13 @@ const copyButton = document.getElementById('schedule-copy');
 if (copyButton) {
   copyButton.onclick = () =>
     schedule('POST', `/copy?day=${document.getElementById('schedule-day').value}`);
-  document.getElementById('schedule-reset').onclick = () => schedule('DELETE', '');
+  document.getElementById('schedule-reset').onclick = () => {
+    const feature = document.getElementById('schedule-feature');
+    const name = feature.options[feature.selectedIndex].text;
+    if (confirm(`Reset the ${name} schedule to always on? Its days and periods are replaced.`)) {
+      schedule('DELETE', '');
+    }
+  };
 }
 
 // Recipients: a feature that takes another's recipients hides its own
@@ -46,3 +55,12 @@ for (const select of document.querySelectorAll('select[name$=".report.same_as"]'
   select.addEventListener('change', own);
   own();
 }
+
+// a link to a section in a folded group opens the group
+function openTarget() {
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  const group = target && target.closest('details');
+  if (group) { group.open = true; target.scrollIntoView(); }
+}
+window.addEventListener('hashchange', openTarget);
+openTarget();

@@ -23,7 +23,7 @@ async function refresh() {
       show(card, 'fps', camera.frame_rate === undefined ? '–' : camera.frame_rate.toFixed(1));
       show(card, 'lag', camera.lag_s === undefined ? '–' : `${camera.lag_s.toFixed(1)} s`);
       show(card, 'stream', camera.stream ? (camera.stream.url || camera.stream.problem) : '–');
-      show(card, 'delivery', camera.delivery || '–');
+      show(card, 'delivery', camera.delivery_text || '–');
       show(card, 'delivery_detail', camera.delivery_detail || '');
       card.querySelector('[data-field="delivery"]').className = `delivery ${camera.delivery || ''}`;
       const img = card.querySelector('img');
