@@ -15,6 +15,16 @@ def phone_page(browser):  # noqa: F811
     return browser.new_context(**PHONE).new_page()
 
 
+def desktop(browser, base: str, path: str = "", picture: bool = False) -> Page:  # noqa: F811
+    """An activated sensor's GUI on a 1280 px screen, at ``path``."""
+    page = desktop(browser, base)
+    if path:
+        page.goto(f"{base}{path}")
+    if picture:
+        wait_for_picture(page)
+    return page
+
+
 def tap_at(page: Page, fx: float, fy: float) -> None:
     page.locator("#shapes").scroll_into_view_if_needed()
     box = page.locator("#shapes").bounding_box()
@@ -47,10 +57,7 @@ def test_a_region_is_drawn_by_taps_on_a_phone_and_the_picture_fits(sensor, brows
 
 def test_a_double_click_finishes_a_shape(sensor, browser):  # noqa: F811
     state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/draw")
-    wait_for_picture(page)
+    page = desktop(browser, base, "/draw", picture=True)
     page.select_option("#tool", "mask")
     box = page.locator("#shapes").bounding_box()
     at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
@@ -67,10 +74,7 @@ def test_a_double_click_finishes_a_shape(sensor, browser):  # noqa: F811
 
 def test_a_region_is_drawn_and_a_corner_moved_with_the_keyboard_alone(sensor, browser):  # noqa: F811
     state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/region")
-    wait_for_picture(page)
+    page = desktop(browser, base, "/region", picture=True)
     page.select_option("#tool", "region")
     page.focus("#canvas")
     outline = page.evaluate(
@@ -105,9 +109,7 @@ def test_recipients_are_set_once_and_shared_by_the_other_features(sensor, browse
     """Issue 28 (4): one set of recipients, used by every feature that says
     "same as"; the feature pages name them instead of repeating the forms."""
     state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/region")
+    page = desktop(browser, base, "/region")
     assert page.locator('input[name="region_counting.report.mqtt.host"]').count() == 0
     height_before = page.evaluate("() => document.documentElement.scrollHeight")
     assert height_before < 2400, height_before  # was 3,088 px with three recipient blocks
@@ -136,8 +138,7 @@ def test_the_live_page_says_what_its_counts_mean(sensor, browser):  # noqa: F811
     """Issue 28 (5): people in the regions (not in view), in/out since when,
     a feature paused by its schedule, and the flow counts."""
     state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
+    page = desktop(browser, base)
     expect(page.locator("dd[data-count=people]")).to_be_visible(timeout=20000)
     people = page.locator("dd[data-count=people]").locator("xpath=preceding-sibling::dt[1]")
     expect(people).to_have_text("People in the regions")
@@ -250,9 +251,7 @@ def test_a_refused_setting_keeps_what_was_typed_and_is_said_by_its_field(sensor,
     """Issue 28 (9): a bad port on Recipients: the protocol and host typed
     stay, the port is marked and the problem said in words next to it."""
     _state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/recipients")
+    page = desktop(browser, base, "/recipients")
     line = page.locator("form", has=page.locator("h2#line_crossing"))
     line.locator('select[name="line_crossing.report.protocol"]').select_option("mqtt")
     line.locator('input[name="line_crossing.report.mqtt.host"]').fill("broker.example")
@@ -309,10 +308,7 @@ def test_schedule_reset_asks_first_and_snapshots_are_named_by_sensor_and_time(se
 def test_the_editor_names_each_region_on_the_picture(sensor, browser):  # noqa: F811
     """Issue 28 (8): the drawing shows each region's name at its centre."""
     _state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/region")
-    wait_for_picture(page)
+    page = desktop(browser, base, "/region", picture=True)
     labels = page.locator("#labels span")
     expect(labels).to_have_count(2)
     assert labels.all_inner_texts() == ["west walkway", "east walkway"]
@@ -333,9 +329,7 @@ def test_the_system_page_is_grouped_with_the_expert_parts_folded(sensor, browser
     """Issue 28 (11): groups, LoRaWAN / D2D / wired I/O behind "Advanced",
     no two settings of a section with one label, no 'null' or 'None ='."""
     _state, base = sensor
-    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    activate(page, base)
-    page.goto(f"{base}/system")
+    page = desktop(browser, base, "/system")
     height = page.evaluate("() => document.documentElement.scrollHeight")
     assert height < 4000, height  # was 4,600 px with everything open
     expect(page.locator('input[name="lorawan.dev_eui"]')).to_be_hidden()
