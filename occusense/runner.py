@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from occusense.analytics.geometry import anchor_points
 from occusense.clock import DeviceClock
 from occusense.config.io import config_to_dict, load_config, parse_config, save_config
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
 from occusense.files import write_atomic
+from occusense.heatmap import open_heatmap
 from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
 from occusense.pipeline import Pipeline, Sink, detector_for, drive
@@ -126,6 +128,8 @@ class SensorRunner:
         # every report and the counts minute by minute (opened once per run)
         self.history = open_history(state.config, camera)
         state.history_store = self.history
+        self.heatmap = open_heatmap(state.config.state_dir)  # where people were, by the hour
+        state.heatmap = self.heatmap
         self._clock = DeviceClock(state.config.time.timezone)
         self._day: Any = None  # the local day of the last frame (utilisation reports)
         self._minute = -1  # the minute that day was looked up at
@@ -360,6 +364,8 @@ class SensorRunner:
                 self.state.rtsp_stream = ""
             if self.history is not None:
                 self.history.flush()
+            if self.heatmap is not None:
+                self.heatmap.close()
             if self.lorawan is not None:
                 self.lorawan.close()
                 self.lorawan = None
@@ -463,6 +469,12 @@ class SensorRunner:
         )
         if self.history is not None:
             self._record(frame.timestamp, counts, result)
+        if self.heatmap is not None and pipeline.image is not None:
+            people = pipeline.last_people
+            points = (anchor_points(people.boxes, self.state.config.uses_box_centre)
+                      if len(people) else np.zeros((0, 2)))
+            height, width = pipeline.image.shape[:2]
+            self.heatmap.add(frame.timestamp, points, width, height)
         if self.home_assistant is not None:
             self.home_assistant.update(counts)
         if self.rtsp is not None and pipeline.image is not None and self.rtsp.watched:

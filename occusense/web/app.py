@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import cv2
+import numpy as np
 import yaml
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -189,6 +190,27 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         """A day, week or month: occupancy and in/out charts, utilisation per region."""
         view = await asyncio.to_thread(history_view, state, period, date)
         return page(request, "history.html", title="History", **view)
+
+    @app.get("/heatmap", include_in_schema=False)
+    async def heatmap_page(request: Request, _: str = Depends(user)):
+        """Where people were over a period, over the live picture (blurred in Blur mode)."""
+        return page(request, "heatmap.html", title="Heatmap",
+                    blur=state.config.privacy_mode is not PrivacyMode.normal)
+
+    @app.get("/api/heatmap", tags=["live"], response_model=None,
+             responses={200: {"content": {"application/json": {}, "image/png": {}},
+                              "description": "the grid (JSON) or its picture (PNG)"}})
+    async def heatmap(
+        _: str = Depends(user),
+        from_: str | None = Query(None, alias="from", max_length=40,
+                                  description="ISO date/time or unix s (default: a day ago)"),
+        to: str | None = Query(None, max_length=40, description="default: now"),
+        format_: str = Query("json", alias="format", pattern="^(json|png)$"),
+    ) -> Any:
+        """Where people were from ``from`` to ``to`` (whole hours): person-seconds
+        in each cell of a grid over the frame (row 0 at the top), as JSON, or
+        as a PNG to lay over the camera's picture."""
+        return await asyncio.to_thread(heatmap_answer, state, from_, to, format_)
 
     @app.get("/api/utilisation", tags=["live"], response_model=None,
              responses={200: {"content": {"application/json": {}, "text/csv": {}},
@@ -670,6 +692,30 @@ def history_view(state: SensorState, period: str, day: str) -> dict[str, Any]:
             "series": ["people", *[f"region:{x}" for x in labels]],
             "previous": (start - timedelta(days=1)).date().isoformat(),
             "next": end.date().isoformat()}
+
+
+def heatmap_answer(state: SensorState, start: str | None, end: str | None, form: str) -> Any:
+    """A heatmap query over the sensor's hourly grids (``/api/heatmap``)."""
+    from occusense.heatmap import COLUMNS, ROWS, HeatmapError, to_png
+    from occusense.history import HistoryError, query_period
+
+    store = state.heatmap
+    if store is None:
+        raise HTTPException(404, "the heatmap is not kept (its file could not be opened)")
+    clock = DeviceClock(state.config.time.timezone)
+    try:
+        since, until = query_period(start, end, clock)
+        grid = store.grid(since, until)
+    except (HistoryError, HeatmapError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    if form == "png":
+        image = state.snapshot().image
+        height, width = image.shape[:2] if image is not None else (480, 640)
+        return Response(to_png(grid, width, height), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})
+    return {"from": clock.iso(since), "to": clock.iso(until), "columns": COLUMNS, "rows": ROWS,
+            "unit": "person-seconds", "total": round(float(grid.sum()), 1),
+            "peak": round(float(grid.max()), 1), "cells": np.round(grid, 1).tolist()}
 
 
 def refused_in_words(section: str, exc: Exception) -> str:

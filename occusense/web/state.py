@@ -139,6 +139,7 @@ class SensorState:
         self.privacy_fixed: bool | None = None
         self.notice = ""  # what the operator must know (a fallback to an older config)
         self.history_store: Any = None  # the history store (occusense.history), set by the runner
+        self.heatmap: Any = None  # the camera's hourly grids (occusense.heatmap), set by the runner
         self.source_up = True  # False while a live camera is lost
         self.source_problem = ""
         # what the counts mean now: features outside their schedule, since

@@ -13,7 +13,8 @@ from playwright.sync_api import Page
 from tests.web.test_browser import activate, browser, wait_for_picture  # noqa: F401 - fixtures
 
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
-SENSOR_PAGES = ("/live", "/history", "/region", "/line", "/flow", "/recipients", "/schedule",
+SENSOR_PAGES = ("/live", "/history", "/heatmap", "/region", "/line", "/flow", "/recipients",
+                "/schedule",
                 "/system", "/maintenance", "/about", "/settings", "/draw")
 
 

@@ -17,7 +17,8 @@ def phone_page(browser):  # noqa: F811
 
 def desktop(browser, base: str, path: str = "", picture: bool = False) -> Page:  # noqa: F811
     """An activated sensor's GUI on a 1280 px screen, at ``path``."""
-    page = desktop(browser, base)
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, base)
     if path:
         page.goto(f"{base}{path}")
     if picture:
@@ -161,7 +162,7 @@ def test_the_live_page_says_what_its_counts_mean(sensor, browser):  # noqa: F811
     page.context.close()
 
 
-PAGES = ("/live", "/history", "/region", "/line", "/flow", "/recipients", "/schedule",
+PAGES = ("/live", "/history", "/heatmap", "/region", "/line", "/flow", "/recipients", "/schedule",
          "/system", "/maintenance", "/about", "/settings", "/draw")
 
 
