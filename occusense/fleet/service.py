@@ -43,12 +43,15 @@ from occusense.pipeline import Sink
 from occusense.rtsp import SiteStreams
 from occusense.runner import SensorRunner
 from occusense.sources import open_source, redact
+from occusense.spaces import Spaces
+from occusense.transports.homeassistant import SpacePublisher
 from occusense.transports.local import local_sinks
 from occusense.web.state import SensorState
 
 log = logging.getLogger(__name__)
 
 SYNC_S = 2.0  # how often the site folder is looked at
+SPACES_S = 0.5  # how often the spaces look at the cameras' counts
 RETRY_S = 60.0  # a failed (or crashed) camera is tried again this often (or when its file changes)
 STOP_S = 10.0  # how long a stopping camera may take
 
@@ -117,10 +120,19 @@ class FleetService:
                  on_change: Callable[[], None] | None = None,
                  streams: SiteStreams | None = None) -> None:
         self.site = site
+        settings = site.settings()
         if streams is None:
-            rtsp = site.settings().rtsp
-            streams = SiteStreams(rtsp.port, rtsp.host)
+            streams = SiteStreams(settings.rtsp.port, settings.rtsp.host)
         self.streams = streams
+        # the site's spaces, counted from the cameras' live counts
+        self.spaces = Spaces(settings.spaces, site.state_dir / "site" / "spaces.json",
+                             settings.time.timezone)
+        self.space_publisher: SpacePublisher | None = None
+        if settings.spaces and settings.home_assistant.enabled:
+            self.space_publisher = SpacePublisher(
+                settings.home_assistant, settings.name,
+                [(s.id, s.title, s.capacity) for s in settings.spaces])
+            self.spaces.listeners.append(self.space_publisher.update)
         self.pool = pool
         self.console = console
         self.loop_files = loop_files
@@ -359,8 +371,23 @@ class FleetService:
             camera.lock = None
 
     # --------------------------------------------------------------- service
+    def count_spaces(self) -> None:
+        """Bring the spaces up to date with the cameras' counts (twice a second,
+        until :meth:`stop`)."""
+        while not self._stop.wait(SPACES_S):
+            self.spaces.observe(self.live_counts())
+
+    def live_counts(self) -> dict[str, dict]:
+        """Each running camera's live counts."""
+        with self._lock:
+            cameras = list(self.cameras.values())
+        return {c.id: dict(c.state.counts) for c in cameras
+                if c.state is not None and c.running and c.state.source_up}
+
     def run(self) -> None:
-        """Follow the site folder until :meth:`stop`."""
+        """Follow the site folder (and count the spaces) until :meth:`stop`."""
+        if self.spaces.settings:
+            threading.Thread(target=self.count_spaces, daemon=True, name="spaces").start()
         while not self._stop.is_set():
             try:
                 self.sync()
@@ -380,6 +407,9 @@ class FleetService:
             for camera in cameras:
                 self._stop_camera(camera)
         self.streams.close()
+        self.spaces.close()
+        if self.space_publisher is not None:
+            self.space_publisher.close()
         self.pool.close()
 
     def camera(self, camera: str) -> Camera:

@@ -28,15 +28,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from occusense.config.base import StrictModel
-from occusense.config.device import WebSettings
+from occusense.config.device import HomeAssistantSettings, TimeSettings, WebSettings
 from occusense.config.io import describe, load_config, read_bounded
 from occusense.config.model import DeviceConfig
 from occusense.documents import DocumentError, load_yaml
 from occusense.errors import ConfigError
 from occusense.reports.device import host_mac
+from occusense.spaces import MAX_SPACES, SpaceSettings, check_spaces
 
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_CAMERAS = 64
@@ -74,6 +75,18 @@ class SiteSettings(StrictModel):
     web: WebSettings = Field(default_factory=WebSettings)
     pool: PoolSettings = Field(default_factory=PoolSettings)
     rtsp: SiteRtspSettings = Field(default_factory=SiteRtspSettings)
+    time: TimeSettings = Field(default_factory=TimeSettings)
+    spaces: list[SpaceSettings] = Field(
+        default_factory=list, max_length=MAX_SPACES,
+        description="one occupancy each for a floor, shop or building (occusense.spaces)")
+    home_assistant: HomeAssistantSettings = Field(
+        default_factory=HomeAssistantSettings,
+        description="the spaces on MQTT (their own topics) and in Home Assistant")
+
+    @field_validator("spaces")
+    @classmethod
+    def _spaces(cls, spaces: list[SpaceSettings]) -> list[SpaceSettings]:
+        return check_spaces(spaces)
 
 
 class SiteFolder:

@@ -330,6 +330,7 @@ class SiteWeb:
             host = request.url.hostname or "127.0.0.1"
             summaries = [camera_summary(c, host) for c in list(service.cameras.values())]
             return page(request, "cameras.html", cameras=summaries, problems=service.problems,
+                        spaces=list(service.spaces.snapshot().values()),
                         message=message, error=error, title="Cameras")
 
         @app.post("/cameras", include_in_schema=False)
@@ -378,6 +379,20 @@ class SiteWeb:
             return RedirectResponse(f"/cameras/{camera}/file?"
                                     + urlencode({"message": "saved and applied"}), 303)
 
+        @app.post("/spaces/{space}", include_in_schema=False)
+        async def set_space_page(request: Request, space: str, occupancy: str = Form(...),
+                                 _: str = Depends(user)):
+            try:
+                people = int(occupancy)
+                state = service.spaces.set(space, people)
+            except KeyError:
+                return await cameras(request, "admin", error=f"no space {space!r}")
+            except ValueError:
+                return await cameras(request, "admin",
+                                     error="the people inside: a whole number from 0")
+            return RedirectResponse("/cameras?" + urlencode(
+                {"message": f"{state['name']}: {people} people inside now"}), 303)
+
         @app.post("/cameras/{camera}/remove", include_in_schema=False)
         async def remove_camera(request: Request, camera: str, _: str = Depends(user)):
             self._camera(camera)
@@ -414,7 +429,31 @@ class SiteWeb:
     # ------------------------------------------------------------------- REST
     def _rest(self, app: FastAPI, kit: WebKit) -> None:
         service, user = self.service, kit.user
-        registry = metrics.registry_for_cameras(self._labelled_states, service.pool.stats)
+        registry = metrics.registry_for_cameras(self._labelled_states, service.pool.stats,
+                                                service.spaces.snapshot)
+
+        @app.get("/api/spaces", tags=["spaces"])
+        async def list_spaces(_: str = Depends(user)) -> dict:
+            """Each space of the site: the people in it now (never below 0), its
+            capacity and whether it is over it, entries and exits counted."""
+            return {"spaces": list(service.spaces.snapshot().values())}
+
+        @app.put("/api/spaces/{space}", tags=["spaces"],
+                 openapi_extra=json_body({"type": "object", "required": ["occupancy"],
+                                          "properties": {"occupancy": {"type": "integer",
+                                                                       "minimum": 0}}}))
+        async def set_space(space: str, request: Request, _: str = Depends(user)) -> dict:
+            """Correct a space's occupancy by hand: ``{"occupancy": 12}``."""
+            body = await _json_body(request)
+            occupancy = body.get("occupancy")
+            if not isinstance(occupancy, int) or isinstance(occupancy, bool):
+                raise HTTPException(422, 'send {"occupancy": <people inside now, from 0>}')
+            try:
+                return service.spaces.set(space, occupancy)
+            except KeyError:
+                raise HTTPException(404, f"no space {space!r}") from None
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
 
         @app.get("/api/cameras", tags=["cameras"])
         async def list_cameras(request: Request, _: str = Depends(user)) -> dict:

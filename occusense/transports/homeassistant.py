@@ -154,3 +154,107 @@ class HomeAssistantPublisher:
         # a broker that drops a taken-over connection publishes its will
         self._down.wait(timeout=timeout_s)
         stop_network_loop(self.client, timeout_s)
+
+
+class SpacePublisher:
+    """A site's spaces on MQTT and in Home Assistant (issue 29).
+
+    Each space's state goes (retained, when it changes) to its own topic
+    ``occusense/<node>/spaces/<id>`` as JSON (occupancy, capacity,
+    overcrowded); Home Assistant discovers, per space, the occupancy as a
+    sensor, an occupancy ``binary_sensor`` (on while anybody is inside) and,
+    with a capacity, an overcrowding ``binary_sensor`` (device class
+    problem), all of one device: the site.
+
+    Args:
+        settings: the broker and discovery prefix (``site.yaml``'s
+            ``home_assistant``).
+        site: the site's name (its device in HA).
+        spaces: (id, name, capacity) of each space.
+    """
+
+    def __init__(self, settings: HomeAssistantSettings, site: str,
+                 spaces: list[tuple[str, str, int]]) -> None:
+        self.settings = settings
+        self.node = slug(settings.node_id or site)
+        self.base = f"occusense/{self.node}"
+        self.availability = f"{self.base}/availability"
+        self.spaces = spaces
+        self._device = {"identifiers": [f"occusense_site_{self.node}"], "name": site,
+                        "model": "occusense site", "manufacturer": "occusense"}
+        self._sent: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"occusense-spaces-{self.node}")
+        if settings.username:
+            self.client.username_pw_set(settings.username, settings.password.get_secret_value())
+        self.client.will_set(self.availability, "offline", qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.client.connect_async(settings.host, settings.port, keepalive=60)
+        self.client.loop_start()
+
+    def topic(self, space_id: str) -> str:
+        return f"{self.base}/spaces/{space_id}"
+
+    def discovery(self) -> dict[str, dict[str, Any]]:
+        """Each space's discovery topics and configs."""
+        out: dict[str, dict[str, Any]] = {}
+        prefix = self.settings.prefix
+        for space_id, name, capacity in self.spaces:
+            common = {"state_topic": self.topic(space_id), "availability_topic": self.availability,
+                      "device": self._device}
+            obj = f"{self.node}_space_{slug(space_id)}"
+            out[f"{prefix}/sensor/{self.node}/space_{slug(space_id)}/config"] = common | {
+                "name": f"{name} occupancy", "unique_id": obj, "object_id": obj,
+                "value_template": "{{ value_json.occupancy }}", "unit_of_measurement": "people",
+                "state_class": "measurement"}
+            out[f"{prefix}/binary_sensor/{self.node}/space_{slug(space_id)}/config"] = common | {
+                "name": f"{name} occupied", "unique_id": f"{obj}_occupied",
+                "object_id": f"{obj}_occupied", "device_class": "occupancy",
+                "value_template": "{{ 'ON' if value_json.occupancy > 0 else 'OFF' }}"}
+            if capacity:
+                out[f"{prefix}/binary_sensor/{self.node}/space_{slug(space_id)}_full/config"] = (
+                    common | {"name": f"{name} overcrowded", "unique_id": f"{obj}_overcrowded",
+                              "object_id": f"{obj}_overcrowded", "device_class": "problem",
+                              "value_template":
+                                  "{{ 'ON' if value_json.overcrowded else 'OFF' }}"})
+        return out
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("spaces: the MQTT broker refused: %s", reason_code)
+            return
+        for topic, config in self.discovery().items():
+            client.publish(topic, json.dumps(config), qos=1, retain=True)
+        client.publish(self.availability, "online", qos=1, retain=True)
+        with self._lock:
+            sent, self._sent = dict(self._sent), {}
+        for space_id, body in sent.items():  # the states again after a reconnect
+            self._publish(space_id, body)
+
+    def update(self, spaces: dict[str, dict[str, Any]]) -> None:
+        """The spaces now: each one's state published when it changed."""
+        for space_id, state in spaces.items():
+            body = json.dumps({"space": space_id, "name": state["name"],
+                               "occupancy": state["occupancy"], "capacity": state["capacity"],
+                               "overcrowded": state["overcrowded"]}, sort_keys=True)
+            with self._lock:
+                if self._sent.get(space_id) == body:
+                    continue
+            self._publish(space_id, body)
+
+    def _publish(self, space_id: str, body: str) -> None:
+        info = self.client.publish(self.topic(space_id), body, qos=1, retain=True)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            with self._lock:
+                self._sent[space_id] = body
+
+    def close(self, timeout_s: float = 1.0) -> None:
+        info = self.client.publish(self.availability, "offline", qos=1, retain=True)
+        try:
+            info.wait_for_publish(timeout=timeout_s)
+        except (RuntimeError, ValueError):
+            pass
+        self.client.disconnect()
+        stop_network_loop(self.client, timeout_s)

@@ -139,14 +139,37 @@ class PoolCollector:
         yield inputs
 
 
+class SpaceCollector:
+    """A site's spaces: the people in each now, and whether it is overcrowded."""
+
+    def __init__(self, spaces: Callable[[], dict[str, dict]]) -> None:
+        self.spaces = spaces
+
+    def collect(self) -> Iterator[Metric]:
+        people = GaugeMetricFamily("occusense_space_occupancy", "People in the space now",
+                                   labels=["space"])
+        full = GaugeMetricFamily("occusense_space_overcrowded",
+                                 "1 while the space holds more people than its capacity",
+                                 labels=["space"])
+        for space_id, state in self.spaces().items():
+            people.add_metric([space_id], state["occupancy"])
+            full.add_metric([space_id], int(state["overcrowded"]))
+        yield people
+        yield full
+
+
 def registry_for_cameras(sources: Sources,
                          pool: Callable[[], dict[str, tuple[int, int]]] | None = None,
+                         spaces: Callable[[], dict[str, dict]] | None = None,
                          ) -> CollectorRegistry:
-    """A site's metrics: every camera's, labelled ``camera``, and the pool's."""
+    """A site's metrics: every camera's, labelled ``camera``, the pool's and
+    the spaces'."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SensorCollector(sources, by_camera=True))
     if pool is not None:
         registry.register(PoolCollector(pool))
+    if spaces is not None:
+        registry.register(SpaceCollector(spaces))
     return registry
 
 

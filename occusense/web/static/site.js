@@ -30,6 +30,17 @@ async function refresh() {
       if (img && camera.status === 'running') img.src = `/cameras/${camera.id}/thumbnail.jpg?t=${Date.now()}`;
     }
     if (document.querySelectorAll('article.camera').length !== body.cameras.length) location.reload();
+    const rows = document.querySelectorAll('tr[data-space]');
+    if (rows.length) {
+      const spaces = (await (await fetch('/api/spaces')).json()).spaces || [];
+      for (const space of spaces) {
+        const cell = document.querySelector(`tr[data-space="${space.id}"] [data-field="occupancy"]`);
+        if (!cell) continue;
+        const text = `${space.occupancy}${space.overcrowded ? ' (over capacity)' : ''}`;
+        if (cell.textContent !== text) cell.textContent = text;
+        cell.className = space.overcrowded ? 'overcrowded' : '';
+      }
+    }
   } catch (error) {
     // the service restarting: try again at the next tick
   }
