@@ -326,6 +326,8 @@ class HomeAssistantSettings(StrictModel):
     password: SecretStr = SecretStr("")
     prefix: str = Field("homeassistant", min_length=1, description="HA's discovery prefix")
     node_id: str = Field("", description="the device's id in topics; empty = from its name")
+    off_delay_s: int = Field(30, ge=0, le=3600, description="a region's occupancy stays on "
+                             "this long after the last person has left it")
 
     @model_validator(mode="after")
     def _needs_host(self) -> HomeAssistantSettings:

@@ -58,6 +58,8 @@ class HomeAssistantPublisher:
         self.availability = f"{self.base}/availability"
         self.state_topic = f"{self.base}/state"
         self._sensors = self._sensor_list(config, region_labels)
+        self._binary = self._binary_list(config, region_labels)
+        self._occupied_at: dict[str, float] = {}  # each occupancy's last moment on
         self._device = {
             "identifiers": [f"occusense_{serial}"], "name": config.device.name,
             "model": config.device.model, "manufacturer": "occusense",
@@ -92,22 +94,42 @@ class HomeAssistantPublisher:
         return sensors
 
     def discovery(self) -> dict[str, dict[str, Any]]:
-        """Each sensor's discovery topic and config."""
+        """Each sensor's discovery topic and config: the counts as sensors,
+        each region's occupancy and the overcrowding alarm as binary sensors."""
         out = {}
+        common = {"state_topic": self.state_topic, "availability_topic": self.availability,
+                  "device": self._device}
         for object_id, name, key in self._sensors:
             topic = f"{self.settings.prefix}/sensor/{self.node}/{object_id}/config"
-            out[topic] = {
+            out[topic] = common | {
                 "name": name,
                 "unique_id": f"{self.node}_{object_id}",
                 "object_id": f"{self.node}_{object_id}",
-                "state_topic": self.state_topic,
                 "value_template": f"{{{{ value_json[{json.dumps(key)}] }}}}",
                 "unit_of_measurement": "people",
                 "state_class": "total_increasing" if key in ("in", "out") else "measurement",
-                "availability_topic": self.availability,
-                "device": self._device,
+            }
+        for object_id, name, key, device_class in self._binary:
+            topic = f"{self.settings.prefix}/binary_sensor/{self.node}/{object_id}/config"
+            out[topic] = common | {
+                "name": name, "unique_id": f"{self.node}_{object_id}",
+                "object_id": f"{self.node}_{object_id}", "device_class": device_class,
+                "value_template": f"{{{{ 'ON' if value_json[{json.dumps(key)}] else 'OFF' }}}}",
             }
         return out
+
+    @staticmethod
+    def _binary_list(config: DeviceConfig, region_labels: list[str]) -> list[tuple[str, ...]]:
+        """(object id, name, state key, device class) of each binary sensor."""
+        binary: list[tuple[str, ...]] = []
+        rc = config.region_counting
+        if rc.enabled:
+            binary.append(("occupied", "Occupied", "occupied", "occupancy"))
+            binary += [(f"region_{slug(label)}_occupied", f"{label} occupied",
+                        f"occupied:{label}", "occupancy") for label in region_labels]
+            if rc.overcrowding.enabled:
+                binary.append(("overcrowded", "Overcrowded", "alarm", "problem"))
+        return binary
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -120,7 +142,8 @@ class HomeAssistantPublisher:
                        qos=1, retain=True)
         with self._lock:
             self._last = (0.0, "")  # send the state again after a reconnect
-        log.info("Home Assistant discovery published for %d sensor(s)", len(self._sensors))
+        log.info("Home Assistant discovery published for %d sensor(s)",
+                 len(self._sensors) + len(self._binary))
 
     def set_available(self, available: bool) -> None:
         """The camera delivers frames (online) or is lost (offline: HA shows
@@ -133,8 +156,17 @@ class HomeAssistantPublisher:
     def update(self, counts: dict[str, Any]) -> None:
         """The counts of a frame: published when changed, at most once a second."""
         state = {key: counts[key] for _, _, key in self._sensors if key in counts}
-        body = json.dumps(state, sort_keys=True)
         now = time.monotonic()
+        for _, _, key, device_class in self._binary:
+            if device_class == "occupancy":  # on while anybody is there, and off_delay_s after
+                count = counts.get(key.removeprefix("occupied:") if ":" in key else "people", 0)
+                if count:
+                    self._occupied_at[key] = now
+                since = now - self._occupied_at.get(key, -1e9)
+                state[key] = bool(count) or since < self.settings.off_delay_s
+            else:
+                state[key] = bool(counts.get(key))
+        body = json.dumps(state, sort_keys=True)
         with self._lock:
             last_at, last_body = self._last
             if body == last_body or now - last_at < STATE_EVERY_S:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -74,7 +75,8 @@ def test_counts_appear_as_home_assistant_sensors(broker, tmp_path, sample_video)
         assert west["device"]["name"] == "Workplace Sensor" and west["device"]["identifiers"]
         assert configs["line_in"]["state_class"] == "total_increasing"
         state = json.loads(listener.last(f"occusense/{node}/state"))
-        assert set(state) == {"people", "west walkway", "east walkway", "in", "out"}
+        assert set(state) == {"people", "west walkway", "east walkway", "in", "out", "occupied",
+                              "occupied:west walkway", "occupied:east walkway"}
         assert state["people"] >= 0
         # a clean stop says offline; the config and the last state stay retained
         assert listener.last(f"occusense/{node}/availability") == b"offline"
@@ -106,3 +108,48 @@ def test_discovery_without_a_broker_is_a_clear_config_error() -> None:
 
     with pytest.raises(ConfigError, match="home_assistant needs the broker's host"):
         parse_config({"home_assistant": {"enabled": True}})
+
+
+def test_regions_are_occupancy_binary_sensors_with_an_off_delay(broker, tmp_path) -> None:
+    """Issue 29: each region an occupancy binary_sensor that stays on for the
+    off delay after the last person leaves; the overcrowding alarm one of
+    device class problem; read as Home Assistant reads them."""
+    from occusense.transports.homeassistant import HomeAssistantPublisher
+
+    config = sensor_config(tmp_path, broker.port)
+    config.home_assistant.off_delay_s = 2
+    config.region_counting.overcrowding.enabled = True
+    listener = Listener(broker.port, "homeassistant/#", "occusense/#")
+    labels = ["west walkway", "east walkway"]
+    publisher = HomeAssistantPublisher(config.home_assistant, config, labels, "1234")
+    node = publisher.node
+    try:
+        west_topic = f"homeassistant/binary_sensor/{node}/region_west_walkway_occupied/config"
+        assert wait_for(lambda: listener.last(west_topic) is not None)
+        west = json.loads(listener.last(west_topic))
+        assert west["device_class"] == "occupancy"
+        full = json.loads(listener.last(f"homeassistant/binary_sensor/{node}/overcrowded/config"))
+        assert full["device_class"] == "problem"
+
+        def state() -> dict:
+            return json.loads(listener.last(f"occusense/{node}/state") or b"{}")
+
+        def render(template: str, values: dict) -> str:  # HA's reading of the template
+            key = template.split("value_json[")[1].split("]")[0]
+            return "ON" if values[json.loads(key)] else "OFF"
+
+        publisher.update({"people": 1, "west walkway": 1, "east walkway": 0, "alarm": 1})
+        assert wait_for(lambda: state().get("west walkway") == 1)
+        assert render(west["value_template"], state()) == "ON"
+        assert render(full["value_template"], state()) == "ON"
+        time.sleep(1.1)
+        publisher.update({"people": 0, "west walkway": 0, "east walkway": 0, "alarm": 0})
+        assert wait_for(lambda: state().get("west walkway") == 0)
+        assert render(west["value_template"], state()) == "ON"  # within the off delay
+        time.sleep(2.2)
+        publisher.update({"people": 0, "west walkway": 0, "east walkway": 0, "alarm": 0})
+        assert wait_for(lambda: state().get("occupied:west walkway") is False)
+        assert render(west["value_template"], state()) == "OFF"
+    finally:
+        publisher.close()
+        listener.close()
