@@ -34,6 +34,7 @@ from occusense.pipeline import Pipeline, Sink, detector_for, drive
 from occusense.reports.device import device_info
 from occusense.rtsp import RtspError, RtspOutput, RtspStream, SiteStreams
 from occusense.sources import Frame, FrameSource, Prefetcher
+from occusense.spaces import Spaces, sensor_space
 from occusense.transports.d2d import D2DController, UdpD2DSender
 from occusense.transports.dispatcher import (
     SHUTDOWN_S,
@@ -130,6 +131,8 @@ class SensorRunner:
         state.history_store = self.history
         self.heatmap = open_heatmap(state.config.state_dir)  # where people were, by the hour
         state.heatmap = self.heatmap
+        self.space: Spaces | None = None  # the room its line watches (config.space)
+        self._space_settings: Any = None
         self._clock = DeviceClock(state.config.time.timezone)
         self._day: Any = None  # the local day of the last frame (utilisation reports)
         self._minute = -1  # the minute that day was looked up at
@@ -283,6 +286,7 @@ class SensorRunner:
             self.home_assistant = HomeAssistantPublisher(
                 config.home_assistant, config, self._region_labels, serial)
             self.home_assistant.available = self.state.source_up
+        self._space_for(config)
         self._lorawan_for(config)
         if self.lorawan is not None:
             pipeline.sinks.append(self.lorawan.sink)
@@ -290,6 +294,16 @@ class SensorRunner:
         if self.history is not None:
             pipeline.sinks.append(HistorySink(self.history, lambda: pipeline.last_ts))
         return pipeline
+
+    def _space_for(self, config: DeviceConfig) -> None:
+        """The sensor's own space lives across rebuilds; its settings' change
+        starts it again (from what it kept in spaces.json)."""
+        if config.space == self._space_settings:
+            return
+        if self.space is not None:
+            self.space.close()
+        self._space_settings = config.space
+        self.space = self.state.space = sensor_space(config)
 
     def _lorawan_for(self, config: DeviceConfig) -> None:
         """W3: the end device lives across pipeline rebuilds (a downlink
@@ -366,6 +380,8 @@ class SensorRunner:
                 self.history.flush()
             if self.heatmap is not None:
                 self.heatmap.close()
+            if self.space is not None:
+                self.space.close()
             if self.lorawan is not None:
                 self.lorawan.close()
                 self.lorawan = None
@@ -459,6 +475,9 @@ class SensorRunner:
                 analytics.line.cumulative.since = frame.timestamp
         if pipeline.alarm is not None:
             counts["alarm"] = int(pipeline.alarm)
+        if self.space is not None:  # the room its line watches: in minus out, from 0
+            self.space.observe({"sensor": counts}, frame.timestamp)
+            counts["space"] = self.space.snapshot()["space"]["occupancy"]
         self.state.details = {
             "paused": sorted(f for f, on in result.active.items() if not on),
             "line_since": analytics.line.cumulative.since if analytics.line else None,
@@ -501,6 +520,8 @@ class SensorRunner:
             for label in self._region_labels:
                 if label in counts:
                     levels[f"region:{label}"] = counts[label]
+        if "space" in counts:
+            levels["space"] = counts["space"]
         events = [f"line:{'in' if c.inward else 'out'}" for c in result.crossings]
         events += [f"flow:{entry}-{exit_}" for _, entry, exit_ in result.flows]
         self.history.record(ts, levels, events)

@@ -205,6 +205,23 @@ class PrivacyMask(StrictModel):
         return check_simple_polygon(points, "privacy mask")
 
 
+class SpaceDirection(StrEnum):
+    in_enters = "in_enters"  # the line's In is people entering the space
+    in_leaves = "in_leaves"  # the line's In is people leaving it
+
+
+class SensorSpace(StrictModel):
+    """The sensor's own space (issue 29): the people inside the room or shop
+    whose door its line watches, entries minus exits, never below 0."""
+
+    enabled: bool = False
+    name: str = Field("", max_length=64, description="shown in the GUI; empty = the device's")
+    direction: SpaceDirection = Field(SpaceDirection.in_enters,
+                                      description="whether the line's In enters or leaves")
+    capacity: int = Field(0, ge=0, le=100000, description="more is overcrowded; 0 = no limit")
+    reset: ResetSchedule = Field(default_factory=ResetSchedule)
+
+
 class PrivacyMasks(StrictModel):
     """P4: up to 8 masks; masked pixels are never shown nor counted."""
 

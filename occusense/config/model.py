@@ -32,6 +32,7 @@ from occusense.config.features import (
     PeopleFlow,
     PrivacyMasks,
     RegionCounting,
+    SensorSpace,
 )
 from occusense.config.reporting import RecipientsFrom, ReportSettings
 
@@ -98,6 +99,7 @@ class DeviceConfig(StrictModel):
     region_counting: RegionCounting = Field(default_factory=RegionCounting)
     line_crossing: LineCrossing = Field(default_factory=LineCrossing)
     people_flow: PeopleFlow = Field(default_factory=PeopleFlow)
+    space: SensorSpace = Field(default_factory=SensorSpace)
     privacy_masks: PrivacyMasks = Field(default_factory=PrivacyMasks)
     output: OutputSettings = Field(default_factory=OutputSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)

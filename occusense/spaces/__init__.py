@@ -80,6 +80,17 @@ class SpaceSettings(StrictModel):
         return self.name or self.id
 
 
+def sensor_space(config: Any) -> Spaces | None:
+    """A single sensor's own space (``config.space``), from its own line; None when off."""
+    own = config.space
+    if not own.enabled:
+        return None
+    settings = SpaceSettings(id="space", name=own.name or config.device.name,
+                             lines=[SpaceLine(camera="sensor", direction=own.direction.value)],
+                             capacity=own.capacity, reset=own.reset)
+    return Spaces([settings], Path(config.state_dir) / "spaces.json", config.time.timezone)
+
+
 def check_spaces(spaces: list[SpaceSettings]) -> list[SpaceSettings]:
     ids = [s.id for s in spaces]
     if len(ids) != len(set(ids)):

@@ -91,6 +91,8 @@ class HomeAssistantPublisher:
                         for label in region_labels]
         if config.line_crossing.enabled:
             sensors += [("line_in", "Line in", "in"), ("line_out", "Line out", "out")]
+        if config.space.enabled:
+            sensors.append(("space", f"People in {config.space.name or 'the space'}", "space"))
         return sensors
 
     def discovery(self) -> dict[str, dict[str, Any]]:
@@ -129,6 +131,9 @@ class HomeAssistantPublisher:
                         f"occupied:{label}", "occupancy") for label in region_labels]
             if rc.overcrowding.enabled:
                 binary.append(("overcrowded", "Overcrowded", "alarm", "problem"))
+        if config.space.enabled:
+            binary.append(("space_occupied", f"{config.space.name or 'The space'} occupied",
+                           "occupied:space", "occupancy"))
         return binary
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -40,7 +40,7 @@ from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
 from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
 from occusense.web.common import Access, WebKit, serve_securely
-from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, one_of
+from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, json_body, one_of
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
 from occusense.web.state import (
@@ -98,7 +98,8 @@ RECIPIENT_FIELDS = frozenset({"report.same_as", "report.protocol", "report.mqtt"
 SYSTEM_GROUPS = (
     ("This sensor", ("device", "time", "web")),
     ("Camera and detection", ("source", "detector", "mounting", "general", "privacy_masks")),
-    ("Reports, stream and history", ("output", "rtsp", "history")),
+    ("The room its line watches, reports, stream and history",
+     ("space", "output", "rtsp", "history")),
     ("Advanced: wired inputs and outputs, LoRaWAN, sensor to sensor", ("digital_io", "lorawan",
                                                                         "d2d")),
 )
@@ -196,6 +197,24 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         """Where people were over a period, over the live picture (blurred in Blur mode)."""
         return page(request, "heatmap.html", title="Heatmap",
                     blur=state.config.privacy_mode is not PrivacyMode.normal)
+
+    @app.put("/api/space", tags=["live"],
+             openapi_extra=json_body({"type": "object", "required": ["occupancy"],
+                                      "properties": {"occupancy": {"type": "integer",
+                                                                   "minimum": 0}}}))
+    async def set_space(request: Request, _: str = Depends(user)) -> dict:
+        """Correct the sensor's own space by hand: ``{"occupancy": 12}`` people
+        are inside now (``space.enabled``)."""
+        if state.space is None:
+            raise HTTPException(404, "the sensor counts no space (space.enabled)")
+        try:
+            body = load_json(await request.body(), "the body")
+        except DocumentError as exc:
+            raise HTTPException(400, str(exc)) from None
+        occupancy = body.get("occupancy") if isinstance(body, dict) else None
+        if not isinstance(occupancy, int) or isinstance(occupancy, bool) or occupancy < 0:
+            raise HTTPException(422, 'send {"occupancy": <people inside now, from 0>}')
+        return state.space.set("space", occupancy)
 
     @app.get("/api/heatmap", tags=["live"], response_model=None,
              responses={200: {"content": {"application/json": {}, "image/png": {}},
@@ -478,6 +497,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             "labels": count_labels(state.config, state.counts, details),
             "paused": details.get("paused", []),
             "flow": details.get("flow"),
+            "space": state.space.snapshot()["space"] if state.space else None,
             "timestamp": view.timestamp,
             "frame": view.frame,
             "people_in_view": len(view.people),

@@ -117,6 +117,7 @@ def registry_for(state: SensorState) -> CollectorRegistry:
     """One sensor's metrics (no ``camera`` label)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SensorCollector(lambda: [("", state)]))
+    registry.register(SpaceCollector(lambda: state.space.snapshot() if state.space else {}))
     return registry
 
 

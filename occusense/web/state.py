@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_POINTS = 8640  # 24 h at one point every 10 s
 # the keys of the live counts that are not regions (regions are keyed by name)
-TOTAL_KEYS = ("people", "in", "out", "alarm")
+TOTAL_KEYS = ("people", "in", "out", "alarm", "space")
 
 
 def region_counts(counts: dict[str, Any]) -> dict[str, int]:
@@ -64,7 +64,8 @@ def count_labels(config: DeviceConfig, counts: dict[str, Any],
         people = "People outside the regions"
     else:
         people = "People in the regions"
-    labels = {"people": people, "alarm": "Overcrowding alarm"}
+    labels = {"people": people, "alarm": "Overcrowding alarm",
+              "space": f"Inside {config.space.name or config.device.name} now (in minus out)"}
     labels |= {key: f"In {key}" for key in region_counts(counts)}
     since = details.get("line_since")
     reset = config.line_crossing.reset
@@ -140,6 +141,7 @@ class SensorState:
         self.notice = ""  # what the operator must know (a fallback to an older config)
         self.history_store: Any = None  # the history store (occusense.history), set by the runner
         self.heatmap: Any = None  # the camera's hourly grids (occusense.heatmap), set by the runner
+        self.space: Any = None  # the sensor's own space (occusense.spaces), set by the runner
         self.source_up = True  # False while a live camera is lost
         self.source_problem = ""
         # what the counts mean now: features outside their schedule, since

@@ -18,6 +18,8 @@ from occusense.spaces import Spaces, SpaceSettings
 from tests.fleet.conftest import start_site, write_camera
 from tests.fleet.test_site_web import activated, csrf
 from tests.transports.conftest import broker, ca, wait_for  # noqa: F401 - fixtures
+from tests.web.conftest import sensor  # noqa: F401 - fixture
+from tests.web.test_browser import browser  # noqa: F401 - fixture
 
 DOORS = [{"camera": "front", "direction": "in_enters"},
          {"camera": "back", "direction": "in_leaves"}]
@@ -140,3 +142,30 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
     watcher.close()
     saved = json.loads((root / "state" / "site" / "spaces.json").read_text())
     assert saved["spaces"]["shop"]["occupancy"] >= 0  # kept for the next start
+
+
+def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # noqa: F811
+    """Also in a single sensor: its own line's in minus out, never below 0, on
+    the Live page (set by hand there), in the status API and /metrics."""
+    from playwright.sync_api import expect
+
+    from tests.web.test_screens import desktop
+
+    state, base = sensor
+    state.edit("space", {"enabled": True, "name": "Lobby", "capacity": 2})
+    assert wait_for(lambda: "space" in state.counts, timeout=30)
+    page = desktop(browser, base)
+    label = page.locator("dd[data-count=space]").locator("xpath=preceding-sibling::dt[1]")
+    expect(label).to_have_text("Inside Lobby now (in minus out)", timeout=20000)
+    page.fill("#space-occupancy", "7")
+    page.click("#space-set button[type=submit]")
+    expect(page.locator("#space-said")).to_have_text("set: 7 inside")
+    status = page.request.get(f"{base}/api/status").json()
+    assert status["space"]["occupancy"] >= 0 and status["space"]["capacity"] == 2
+    metrics = page.request.get(f"{base}/metrics").text()
+    assert 'occusense_space_occupancy{space="space"}' in metrics
+    refused = page.request.put(f"{base}/api/space", data={"occupancy": -1},
+                               headers={"X-CSRF-Token": page.locator("#space-set")
+                                        .get_attribute("data-csrf")})
+    assert refused.status == 422
+    page.context.close()
