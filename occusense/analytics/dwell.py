@@ -71,9 +71,12 @@ class DwellTimer:
     """
 
     def __init__(
-        self, regions: int, min_dwell_s: float, debounce_s: float, max_dwell_s: float = 0
+        self, regions: int, min_dwell_s: float, debounce_s: float, max_dwell_s: float = 0,
+        long_stay_s: float = 0,
     ) -> None:
         self.regions = regions
+        self.long_stay_s = long_stay_s
+        self._said: set[tuple[int, int, float]] = set()  # long stays told: (person, region, start)
         self.min_dwell_s = min_dwell_s
         self.max_dwell_s = max_dwell_s or float("inf")
         self.debounce_s = debounce_s
@@ -114,6 +117,24 @@ class DwellTimer:
 
     def _counts(self, seconds: float) -> bool:
         return self.min_dwell_s <= seconds <= self.max_dwell_s
+
+    def long_stays(self) -> list[tuple[int, int, float, float]]:
+        """Stays going on that have just passed ``long_stay_s``, each told once:
+        ``(person id, region from 1, start, last moment inside)``."""
+        if not self.long_stay_s:
+            return []
+        row_ids = self._table.arrays[3]
+        going = set()
+        out = []
+        for row, region in zip(*np.nonzero(self._open()), strict=True):
+            start, last = float(self._start[row, region]), float(self._last[row, region])
+            key = (int(row_ids[row]), int(region) + 1, start)
+            going.add(key)
+            if last - start >= self.long_stay_s and key not in self._said:
+                self._said.add(key)
+                out.append((*key, last))
+        self._said &= going  # stays that ended are forgotten
+        return out
 
     def take_period(self, ts: float) -> list[tuple[int, float, float]]:
         """``(region, max s, average s)`` for the period ending at ``ts``."""

@@ -52,6 +52,8 @@ class FrameResult:
     dwells: list[DwellRecord] = field(default_factory=list)
     alarm: bool | None = None
     active: dict[str, bool] = field(default_factory=dict)
+    # stays that have just passed dwell.long_stay_s: (person, region, start, last inside)
+    long_stays: list[tuple[int, int, float, float]] = field(default_factory=list)
 
 
 class Analytics:
@@ -90,6 +92,7 @@ class Analytics:
             result.region = self.regions.update(ts, people.ids, points)
             if self.dwell:
                 result.dwells += self.dwell.update(ts, people.ids, self.regions.inside)
+                result.long_stays = self.dwell.long_stays()
             result.alarm = overcrowded(self.alarm, result.region)
         # where confirmed tracks started (rare: skipped, not computed empty,
         # it is a third of the per-frame cost with few people)
@@ -192,7 +195,8 @@ def _dwell_timer(config: DeviceConfig, regions: RegionCounter | None) -> DwellTi
     rc = config.region_counting
     if regions is None or not rc.dwell.enabled:
         return None
-    return DwellTimer(regions.columns, rc.dwell.min_dwell_s, rc.debounce_s, rc.dwell.max_dwell_s)
+    return DwellTimer(regions.columns, rc.dwell.min_dwell_s, rc.debounce_s, rc.dwell.max_dwell_s,
+                      rc.dwell.long_stay_s)
 
 
 def _line_counter(config: DeviceConfig, w: int, h: int) -> LineCounter | None:

@@ -70,6 +70,9 @@ class DwellSettings(StrictModel):
     max_dwell_s: int = Field(
         0, ge=0, le=65535, description="0 = off; longer stays (staff at desks) are not dwells"
     )
+    long_stay_s: int = Field(
+        0, ge=0, le=86400, description="say when a stay has lasted this long, while it goes "
+        "on (a \"Long Stay\" event for automations); 0 = off")
 
     @model_validator(mode="after")
     def _order(self) -> DwellSettings:

@@ -83,6 +83,25 @@ class ReportBodies:
         ]
         return body
 
+    # events for automations (issue 29): not VS121-P reports, their own names
+    def overcrowding(self, ts: float, on: bool, total: int, threshold: int) -> dict[str, Any]:
+        body = self._head("Overcrowding", "event")
+        body["time_info"] = self.clock.trigger_info(ts)
+        body["state"] = "start" if on else "end"
+        body["current_total"] = total
+        body["threshold"] = threshold
+        return body
+
+    def long_stay(self, ts: float, person: int, region: int, start: float,
+                  last: float) -> dict[str, Any]:
+        body = self._head("Long Stay", "event")
+        body["time_info"] = self.clock.trigger_info(ts)
+        body["region"] = region
+        body["people_id"] = person
+        body["stay_start_time"] = self.clock.iso(start)
+        body["duration_s"] = round(last - start, 1)
+        return body
+
     def line_interval(
         self, start: float, end: float, period: LineTotals, total: LineTotals
     ) -> dict[str, Any]:

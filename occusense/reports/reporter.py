@@ -24,10 +24,16 @@ MAX_CATCH_UP = 1000  # periods emitted at once after a long gap in time
 
 @dataclass(frozen=True)
 class Report:
-    """A report body and the feature (region, dwell, line, flow) it belongs to."""
+    """A report body and the feature (region, dwell, line, flow) it belongs to.
+
+    ``kind`` "event": an event for automations (overcrowding, a long stay),
+    not a VS121-P report: MQTT carries it on ``<topic>/events`` and the
+    report file leaves it out, so what a VS121-P backend reads is unchanged.
+    """
 
     feature: str
     body: dict[str, Any]
+    kind: str = "report"
 
 
 class _Period:
@@ -88,6 +94,8 @@ class Reporter:
             "flow": _Period(pf.report, bodies.clock, start),
         }
         self._last_region: RegionState | None = None
+        self._alarm: bool | None = None
+        self._threshold = rc.overcrowding.threshold
 
     def on_frame(self, result: FrameResult) -> list[Report]:
         reports = self._triggers(result)
@@ -140,7 +148,23 @@ class Reporter:
                 reports.append(Report("region", body))
         if result.region is not None:
             self._last_region = result.region
-        return reports
+        return reports + self._events(result)
+
+    def _events(self, result: FrameResult) -> list[Report]:
+        """Overcrowding as it starts and ends, and each stay that has just
+        lasted ``long_stay_s``: events for automations."""
+        events = []
+        if result.alarm is not None and result.alarm != self._alarm:
+            if result.alarm or self._alarm is not None:  # no "end" for a start that never was
+                total = result.region.total if result.region is not None else 0
+                body = self.bodies.overcrowding(result.timestamp, result.alarm, total,
+                                                self._threshold)
+                events.append(Report("region", body, "event"))
+            self._alarm = result.alarm
+        for person, region, start, last in result.long_stays:
+            body = self.bodies.long_stay(result.timestamp, person, region, start, last)
+            events.append(Report("dwell", body, "event"))
+        return events
 
     def _region_changed(self, state: RegionState) -> bool:
         last = self._last_region

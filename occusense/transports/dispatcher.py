@@ -112,8 +112,15 @@ class Dispatcher:
         self._outbox_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         client_id = f"occusense-{config.device.serial_number or 'sensor'}"
+        # events for automations (overcrowding, long stays): MQTT on <topic>/events
+        events = config.region_counting.overcrowding.enabled or bool(
+            config.region_counting.dwell.long_stay_s)
+        self._event_routes: dict[str, list[_Route]] = {}
         for feature, section in FEATURE_SETTINGS.items():
-            self._routes[feature] = self._build(config.recipients_of(section), client_id)
+            settings = config.recipients_of(section)
+            self._routes[feature] = self._build(settings, client_id)
+            if events and feature in ("region", "dwell"):
+                self._event_routes[feature] = self._build(settings, client_id, events=True)
         for name in self._by_name:
             thread = threading.Thread(
                 target=self._work, args=(name,), daemon=True, name=f"deliver {name}"
@@ -121,7 +128,9 @@ class Dispatcher:
             thread.start()
             self._threads.append(thread)
 
-    def _build(self, settings: ReportSettings, client_id: str) -> list[_Route]:
+    def _build(self, settings: ReportSettings, client_id: str,
+               events: bool = False) -> list[_Route]:
+        """The routes of a feature's recipients (``events``: for its events)."""
         routes = []
         if settings.protocol in (Proto.mqtt, Proto.mqtts) and settings.mqtt.host:
             tls = settings.protocol is Proto.mqtts
@@ -132,7 +141,8 @@ class Dispatcher:
             connection = self._pool.get(mqtt, tls, client_id + self._suffix)
             if connection not in self.connections:
                 self.connections.append(connection)
-            sender = MqttSender(connection, settings.mqtt.topic, settings.mqtt.qos)
+            topic = settings.mqtt.topic + ("/events" if events else "")
+            sender = MqttSender(connection, topic, settings.mqtt.qos)
             routes.append(self._route(sender, False))
         elif settings.protocol is Proto.http:
             for recipient in settings.http:
@@ -162,7 +172,8 @@ class Dispatcher:
     def send(self, report: Report, snapshot: str | None = None) -> None:
         """Queue ``report`` for its feature's recipients; never blocks on the network."""
         body = json.dumps(report.body, ensure_ascii=False)
-        for route in self._routes.get(report.feature, []):
+        routes = self._event_routes if report.kind == "event" else self._routes
+        for route in routes.get(report.feature, []):
             name = route.sender.name
             if route.snapshot and snapshot:
                 route.memory.append(json.dumps(report.body | {"snapshot": snapshot}))

@@ -58,6 +58,8 @@ class JsonlSink:
         self.problem = ""
 
     def send(self, report: Report) -> None:
+        if report.kind == "event":  # the file holds the VS121-P reports only
+            return
         self._pending.append((json.dumps(report.body, ensure_ascii=False) + "\n").encode())
         if len(self._pending) > self.PENDING:
             self._pending.popleft()
