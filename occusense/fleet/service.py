@@ -38,7 +38,7 @@ from occusense.config.running import running_config
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
 from occusense.files import StateLock, write_atomic
-from occusense.fleet.site import MAX_CAMERAS, SiteFolder, check_id
+from occusense.fleet.site import MAX_CAMERAS, SiteFolder, SiteSettings, check_id
 from occusense.pipeline import Sink
 from occusense.rtsp import SiteStreams
 from occusense.runner import SensorRunner
@@ -124,15 +124,9 @@ class FleetService:
         if streams is None:
             streams = SiteStreams(settings.rtsp.port, settings.rtsp.host)
         self.streams = streams
-        # the site's spaces, counted from the cameras' live counts
-        self.spaces = Spaces(settings.spaces, site.state_dir / "site" / "spaces.json",
-                             settings.time.timezone)
         self.space_publisher: SpacePublisher | None = None
-        if settings.spaces and settings.home_assistant.enabled:
-            self.space_publisher = SpacePublisher(
-                settings.home_assistant, settings.name,
-                [(s.id, s.title, s.capacity) for s in settings.spaces])
-            self.spaces.listeners.append(self.space_publisher.update)
+        self._spaces_thread: threading.Thread | None = None
+        self.spaces = self._spaces_of(settings)
         self.pool = pool
         self.console = console
         self.loop_files = loop_files
@@ -371,11 +365,45 @@ class FleetService:
             camera.lock = None
 
     # --------------------------------------------------------------- service
+    def _spaces_of(self, settings: SiteSettings) -> Spaces:
+        """The site's spaces, counted from the cameras' live counts (their
+        saved occupancies kept), published when a broker is set."""
+        spaces = Spaces(settings.spaces, self.site.state_dir / "site" / "spaces.json",
+                        settings.time.timezone)
+        if settings.spaces and settings.home_assistant.enabled:
+            self.space_publisher = SpacePublisher(
+                settings.home_assistant, settings.name,
+                [(s.id, s.title, s.capacity) for s in settings.spaces])
+            spaces.listeners.append(self.space_publisher.update)
+        return spaces
+
+    def set_spaces(self, spaces: list[dict]) -> Spaces:
+        """New spaces from the GUI or the API: ``site.yaml`` rewritten
+        (validated first), the spaces counted on from what they kept."""
+        settings = self.site.save_spaces(spaces)
+        old, publisher = self.spaces, self.space_publisher
+        old.close()  # its state saved: the new spaces start from it
+        self.space_publisher = None
+        self.spaces = self._spaces_of(settings)
+        if publisher is not None:
+            publisher.close()
+        self._start_space_counting()
+        log.info("spaces: %s", ", ".join(self.spaces.settings) or "none")
+        return self.spaces
+
+    def _start_space_counting(self) -> None:
+        if self.spaces.settings and (self._spaces_thread is None
+                                     or not self._spaces_thread.is_alive()):
+            self._spaces_thread = threading.Thread(target=self.count_spaces, daemon=True,
+                                                   name="spaces")
+            self._spaces_thread.start()
+
     def count_spaces(self) -> None:
         """Bring the spaces up to date with the cameras' counts (twice a second,
         until :meth:`stop`)."""
         while not self._stop.wait(SPACES_S):
-            self.spaces.observe(self.live_counts())
+            if self.spaces.settings:
+                self.spaces.observe(self.live_counts())
 
     def live_counts(self) -> dict[str, dict]:
         """Each running camera's live counts."""
@@ -386,8 +414,7 @@ class FleetService:
 
     def run(self) -> None:
         """Follow the site folder (and count the spaces) until :meth:`stop`."""
-        if self.spaces.settings:
-            threading.Thread(target=self.count_spaces, daemon=True, name="spaces").start()
+        self._start_space_counting()
         while not self._stop.is_set():
             try:
                 self.sync()

@@ -114,6 +114,24 @@ class SiteFolder:
         except ValidationError as exc:
             raise ConfigError(describe(exc, str(path))) from None
 
+    def save_spaces(self, spaces: list[dict[str, Any]]) -> SiteSettings:
+        """``site.yaml`` with its ``spaces:`` replaced (validated first: a bad
+        list raises :class:`ConfigError` and the file is left as it was)."""
+        import yaml
+
+        from occusense.files import write_atomic
+
+        path = self.root / "site.yaml"
+        data = load_yaml(read_bounded(path), str(path)) if path.exists() else {}
+        data = dict(data or {})
+        data["spaces"] = spaces
+        try:
+            settings = SiteSettings.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, "spaces")) from None
+        write_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        return settings
+
     def camera_files(self) -> dict[str, Path]:
         """Each camera's id and file (ids that are not valid raise in :meth:`check_id`)."""
         files = sorted(p for p in self.cameras_dir.iterdir()

@@ -379,6 +379,28 @@ class SiteWeb:
             return RedirectResponse(f"/cameras/{camera}/file?"
                                     + urlencode({"message": "saved and applied"}), 303)
 
+        @app.get("/spaces", include_in_schema=False)
+        async def spaces_page(request: Request, _: str = Depends(user), message: str = "",
+                              error: str = "", text: str | None = None):
+            settings = [s.model_dump(mode="json") for s in service.spaces.settings.values()]
+            body = text if text is not None else yaml.safe_dump(settings, sort_keys=False,
+                                                                allow_unicode=True)
+            return page(request, "spaces.html", title="Spaces", text=body,
+                        cameras=sorted(service.cameras), message=message, error=error,
+                        spaces=list(service.spaces.snapshot().values()))
+
+        @app.post("/spaces", include_in_schema=False)
+        async def save_spaces(request: Request, text: str = Form(""), _: str = Depends(user)):
+            try:
+                spaces = load_yaml(text, "the spaces") or []
+                if not isinstance(spaces, list):
+                    raise OccusenseError("the spaces: a list, one entry per space (- id: ...)")
+                service.set_spaces(spaces)
+            except (OccusenseError, DocumentError) as exc:
+                return await spaces_page(request, "admin", error=str(exc), text=text)
+            return RedirectResponse("/spaces?" + urlencode(
+                {"message": f"{len(service.spaces.settings)} space(s) saved and counting"}), 303)
+
         @app.post("/spaces/{space}", include_in_schema=False)
         async def set_space_page(request: Request, space: str, occupancy: str = Form(...),
                                  _: str = Depends(user)):
@@ -436,6 +458,19 @@ class SiteWeb:
         async def list_spaces(_: str = Depends(user)) -> dict:
             """Each space of the site: the people in it now (never below 0), its
             capacity and whether it is over it, entries and exits counted."""
+            return {"spaces": list(service.spaces.snapshot().values())}
+
+        @app.put("/api/spaces", tags=["spaces"],
+                 openapi_extra=json_body({"type": "array", "items": {"type": "object"},
+                                          "description": "the spaces, as site.yaml's spaces:"}))
+        async def put_spaces(request: Request, _: str = Depends(user)) -> dict:
+            """Replace the site's spaces (``site.yaml`` rewritten after validation;
+            each space kept by id keeps its occupancy)."""
+            body = await _json_body(request, list)
+            try:
+                service.set_spaces(body)
+            except OccusenseError as exc:
+                raise HTTPException(422, str(exc)) from None
             return {"spaces": list(service.spaces.snapshot().values())}
 
         @app.put("/api/spaces/{space}", tags=["spaces"],
@@ -563,11 +598,11 @@ class SiteWeb:
             raise HTTPException(404, f"no camera {camera!r}") from None
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(request: Request, kind: type = dict) -> Any:
     try:
         body = load_json(await request.body(), "body")
     except DocumentError as exc:
         raise HTTPException(400, str(exc)) from None
-    if not isinstance(body, dict):
-        raise HTTPException(400, "the body must be a JSON object")
+    if not isinstance(body, kind):
+        raise HTTPException(400, f"the body must be a JSON {'object' if kind is dict else 'list'}")
     return body

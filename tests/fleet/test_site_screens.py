@@ -10,7 +10,8 @@ from tests.web.test_accessibility import violations
 from tests.web.test_browser import activate
 from tests.web.test_screens import phone_page, too_wide
 
-SITE_PAGES = ("/cameras", "/cameras/lobby/file", "/account", "/about", "/cameras/lobby/live",
+SITE_PAGES = ("/cameras", "/cameras/lobby/file", "/account", "/about", "/spaces",
+              "/cameras/lobby/live",
               "/cameras/lobby/region", "/cameras/lobby/system", "/cameras/no-such-camera/live")
 
 

@@ -15,7 +15,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occusense.spaces import Spaces, SpaceSettings
-from tests.fleet.conftest import start_site, write_camera
+from tests.fleet.conftest import site, start_site, write_camera  # noqa: F401 - fixture
 from tests.fleet.test_site_web import activated, csrf
 from tests.transports.conftest import broker, ca, wait_for  # noqa: F401 - fixtures
 from tests.web.conftest import sensor  # noqa: F401 - fixture
@@ -95,9 +95,9 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
         "spaces": [{"id": "shop", "name": "Shop floor", "lines": DOORS, "capacity": 3}],
         "home_assistant": {"enabled": True, "host": "127.0.0.1", "port": broker.port}}))
     watcher = Retained(broker.port)
-    site, follower = start_site(root)
+    corner, follower = start_site(root)
     try:
-        assert site.running("front", "back", timeout=60)
+        assert corner.running("front", "back", timeout=60)
         config = "homeassistant/sensor/corner_shop/space_shop/config"
         assert wait_for(lambda: config in watcher.last, timeout=30)
         sensor = json.loads(watcher.last[config])
@@ -118,7 +118,7 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
             seen.add(json.loads(watcher.last[state_topic])["occupancy"])
             time.sleep(0.2)
         assert min(seen) >= 0 and len(seen) >= 2, seen
-        client = activated(site)
+        client = activated(corner)
         headers = {"X-CSRF-Token": csrf(client.get("/cameras").text)}
         assert client.put("/api/spaces/shop", headers=headers,
                           json={"occupancy": 12}).json()["occupancy"] == 12
@@ -135,8 +135,8 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
         listed = client.get("/api/spaces").json()["spaces"][0]
         assert listed["id"] == "shop" and listed["capacity"] == 3
     finally:
-        site.server.stop()  # type: ignore[attr-defined]
-        site.service.stop()
+        corner.server.stop()  # type: ignore[attr-defined]
+        corner.service.stop()
         follower.join(timeout=10)
     assert wait_for(lambda: watcher.last.get("occusense/corner_shop/availability") == "offline")
     watcher.close()
@@ -168,4 +168,43 @@ def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # n
                                headers={"X-CSRF-Token": page.locator("#space-set")
                                         .get_attribute("data-csrf")})
     assert refused.status == 422
+    page.context.close()
+
+
+def test_spaces_are_set_up_in_the_gui_and_kept_in_site_yaml(site, browser):  # noqa: F811
+    """The Spaces page writes site.yaml's spaces (validated first: a space
+    with no door nor region is refused, what was typed kept); the cameras
+    page then lists the space; the API takes the same list."""
+    from playwright.sync_api import expect
+
+    from tests.web.test_browser import activate
+
+    assert site.running("lobby", "entrance")
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    activate(page, site.url, "/cameras")
+    page.goto(f"{site.url}/spaces")
+    page.fill("#spaces-text", "- id: hall\n  name: Hall\n")
+    page.click("form button[type=submit]")
+    expect(page.locator("[role=alert]")).to_contain_text("give it the lines at its doors")
+    expect(page.locator("#spaces-text")).to_have_value("- id: hall\n  name: Hall\n")
+    page.fill("#spaces-text", "- id: hall\n  name: Hall\n  lines:\n"
+                              "    - {camera: lobby, direction: in_enters}\n"
+                              "    - {camera: entrance, direction: in_leaves}\n")
+    page.click("form button[type=submit]")
+    expect(page.locator("[role=status]")).to_contain_text("1 space(s) saved and counting")
+    kept = yaml.safe_load((site.root / "site.yaml").read_text())
+    assert kept["spaces"][0]["id"] == "hall" and kept["web"]["secure_cookies"] is False
+    page.goto(f"{site.url}/cameras")
+    expect(page.locator('tr[data-space="hall"]')).to_contain_text("Hall")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    token = csrf(page.content())
+    import httpx
+
+    answer = httpx.put(f"{site.url}/api/spaces", cookies=cookies,
+                       headers={"X-CSRF-Token": token},
+                       json=[{"id": "floor", "regions": [{"camera": "lobby",
+                                                          "region": "west walkway"}]}])
+    assert answer.status_code == 200, answer.text
+    assert [s["id"] for s in answer.json()["spaces"]] == ["floor"]
+    assert wait_for(lambda: site.service.spaces.snapshot()["floor"]["occupancy"] >= 0)
     page.context.close()
