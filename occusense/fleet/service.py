@@ -39,6 +39,7 @@ from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
 from occusense.files import StateLock, write_atomic
 from occusense.fleet.site import MAX_CAMERAS, SiteFolder, SiteSettings, check_id
+from occusense.history import HistoryStore, engine_for
 from occusense.pipeline import Sink
 from occusense.rtsp import SiteStreams
 from occusense.runner import SensorRunner
@@ -85,6 +86,16 @@ class Camera:
         return "ended" if self.thread is not None else "starting"
 
 
+def _open_space_history(folder: Path) -> HistoryStore | None:
+    """The site's own history store (SQLite in ``state/site``): the spaces'
+    occupancy minute by minute (``space:<id>``)."""
+    try:
+        return HistoryStore(engine_for("", folder), "site")
+    except OccusenseError as exc:
+        log.error("%s; the spaces are counted without a history", exc)
+        return None
+
+
 def _saved_privacy(seed: DeviceConfig) -> PrivacyMode | None:
     """The privacy mode the camera last ran in (its saved configuration)."""
     try:
@@ -125,6 +136,7 @@ class FleetService:
             streams = SiteStreams(settings.rtsp.port, settings.rtsp.host)
         self.streams = streams
         self.space_publisher: SpacePublisher | None = None
+        self.space_history: HistoryStore | None = None  # space:<id> minute by minute
         self._spaces_thread: threading.Thread | None = None
         self.spaces = self._spaces_of(settings)
         self.pool = pool
@@ -370,6 +382,12 @@ class FleetService:
         saved occupancies kept), published when a broker is set."""
         spaces = Spaces(settings.spaces, self.site.state_dir / "site" / "spaces.json",
                         settings.time.timezone)
+        if settings.spaces and self.space_history is None:
+            self.space_history = _open_space_history(self.site.state_dir / "site")
+        if self.space_history is not None:
+            store = self.space_history
+            spaces.listeners.append(lambda now: store.record(
+                time.time(), {f"space:{k}": v["occupancy"] for k, v in now.items()}))
         if settings.spaces and settings.home_assistant.enabled:
             self.space_publisher = SpacePublisher(
                 settings.home_assistant, settings.name,
@@ -437,6 +455,8 @@ class FleetService:
         self.spaces.close()
         if self.space_publisher is not None:
             self.space_publisher.close()
+        if self.space_history is not None:
+            self.space_history.close()
         self.pool.close()
 
     def camera(self, camera: str) -> Camera:

@@ -572,6 +572,8 @@ class SiteWeb:
         from occusense.clock import DeviceClock
         from occusense.history import HistoryError, query_period, sum_buckets, to_csv
 
+        if series.startswith("space:"):  # the site's own store: its spaces
+            return self._space_history(series, since, until, bucket, form)
         states = [s for _, s in self._labelled_states() if s.history_store is not None]
         if not states:
             raise HTTPException(404, "no camera keeps a history yet")
@@ -586,6 +588,26 @@ class SiteWeb:
             return Response(to_csv(rows), media_type="text/csv")
         return {"series": series, "bucket": bucket, "cameras": len(states),
                 "timezone": states[0].config.time.timezone, "buckets": rows}
+
+    def _space_history(self, series: str, since: str | None, until: str | None, bucket: str,
+                       form: str) -> Any:
+        from occusense.clock import DeviceClock
+        from occusense.history import HistoryError, query_period, to_csv
+
+        store = self.service.space_history
+        if store is None or series.removeprefix("space:") not in self.service.spaces.settings:
+            raise HTTPException(404, f"no space {series.removeprefix('space:')!r} keeps a "
+                                "history")
+        clock = DeviceClock(self.settings.time.timezone)
+        try:
+            start, end = query_period(since, until, clock)
+            rows = store.query(series, start, end, bucket, clock)
+        except HistoryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if form == "csv":
+            return Response(to_csv(rows), media_type="text/csv")
+        return {"series": series, "bucket": bucket, "timezone": self.settings.time.timezone,
+                "buckets": rows}
 
     def _labelled_states(self) -> list:
         return [(c.id, c.state) for c in list(self.service.cameras.values())

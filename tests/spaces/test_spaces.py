@@ -142,6 +142,14 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
     watcher.close()
     saved = json.loads((root / "state" / "site" / "spaces.json").read_text())
     assert saved["spaces"]["shop"]["occupancy"] >= 0  # kept for the next start
+    from occusense.clock import DeviceClock
+    from occusense.history import HistoryStore, engine_for
+
+    history = HistoryStore(engine_for("", root / "state" / "site"), "site")
+    minutes = history.query("space:shop", time.time() - 600, time.time() + 60, "minute",
+                            DeviceClock("UTC"))
+    assert minutes and max(m["peak"] for m in minutes) >= 12  # the site's history keeps it
+    history.close()
 
 
 def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # noqa: F811
