@@ -57,7 +57,8 @@ def main() -> None:
         page.click("button[type=submit]")
         page.wait_for_timeout(25000)  # a few points of count history
         page.screenshot(path=str(args.out / "live.png"), full_page=True)
-        for name in ("region", "draw", "recipients", "schedule", "system", "maintenance"):
+        for name in ("region", "draw", "recipients", "schedule", "system", "maintenance",
+                     "heatmap"):
             page.goto(f"{base}/{name}")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out / f"{name}.png"))
