@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from occusense.config import load_config, parse_config
 from occusense.pipeline import Pipeline, run_source
@@ -19,13 +20,19 @@ CLI = [sys.executable, "-m", "occusense.cli"]
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory, sample_video) -> tuple[subprocess.CompletedProcess, Path]:
-    out = tmp_path_factory.mktemp("run") / "reports.jsonl"
+    folder = tmp_path_factory.mktemp("run")
+    out = folder / "reports.jsonl"
+    # the example with a state folder of its own: counts kept by an earlier run
+    # in the checkout's .occusense must not carry into this one
+    config = yaml.safe_load((REPO / "examples" / "vtest.yaml").read_text())
+    config["state_dir"] = str(folder / "state")
+    (folder / "vtest.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [
             *CLI,
             "run",
             "--config",
-            str(REPO / "examples" / "vtest.yaml"),
+            str(folder / "vtest.yaml"),
             "--max-frames",
             "200",
             "--no-web",
