@@ -9,14 +9,13 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from occusense.spaces import Spaces, SpaceSettings
 from tests.fleet.conftest import site, start_site, write_camera  # noqa: F401 - fixture
 from tests.fleet.test_site_web import activated, csrf
+from tests.sources.test_rtsp_camera import Retained
 from tests.transports.conftest import broker, ca, wait_for  # noqa: F401 - fixtures
 from tests.web.conftest import sensor  # noqa: F401 - fixture
 from tests.web.test_browser import browser  # noqa: F401 - fixture
@@ -66,21 +65,6 @@ def test_a_space_resets_on_its_schedule_and_one_watched_from_above_counts_its_re
                                   {"camera": "top", "region": "east"}]})], tmp_path / "s2.json")
     above.observe({"top": {"west": 3, "east": 2, "people": 5}})
     assert above.snapshot()["hall"]["occupancy"] == 5
-
-
-class Retained:
-    def __init__(self, port: int) -> None:
-        self.last: dict[str, str] = {}
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ha-watcher")
-        self.client.on_connect = lambda c, *_: c.subscribe("#", 1)
-        self.client.on_message = lambda c, u, m: self.last.__setitem__(m.topic,
-                                                                       m.payload.decode())
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # noqa: F811
