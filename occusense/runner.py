@@ -495,7 +495,11 @@ class SensorRunner:
             height, width = pipeline.image.shape[:2]
             self.heatmap.add(frame.timestamp, points, width, height)
         if self.home_assistant is not None:
-            self.home_assistant.update(counts)
+            dwell = analytics.dwell
+            longest = ({f"dwell:{label}": v for label, v in
+                        zip(self._region_labels, dwell.longest_now(), strict=False)}
+                       if dwell is not None else {})
+            self.home_assistant.update(counts | longest)
         if self.rtsp is not None and pipeline.image is not None and self.rtsp.watched:
             overlay = (render(pipeline.image, self.state.config, pipeline.last_people, counts)
                        if self.rtsp.settings.overlays else None)

@@ -118,6 +118,13 @@ class DwellTimer:
     def _counts(self, seconds: float) -> bool:
         return self.min_dwell_s <= seconds <= self.max_dwell_s
 
+    def longest_now(self) -> list[float]:
+        """Per region, the longest stay going on now (seconds; 0 = nobody)."""
+        open_ = self._open()
+        spans = np.where(open_, self._last - self._start, 0.0)
+        return [round(float(v), 1) for v in (spans.max(axis=0) if len(spans) else
+                                              np.zeros(self.regions))]
+
     def long_stays(self) -> list[tuple[int, int, float, float]]:
         """Stays going on that have just passed ``long_stay_s``, each told once:
         ``(person id, region from 1, start, last moment inside)``."""

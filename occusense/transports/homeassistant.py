@@ -89,6 +89,9 @@ class HomeAssistantPublisher:
             sensors.append(("people", "People", "people"))
             sensors += [(f"region_{slug(label)}", f"People in {label}", label)
                         for label in region_labels]
+            if config.region_counting.dwell.enabled:
+                sensors += [(f"region_{slug(label)}_dwell", f"Longest stay in {label}",
+                             f"dwell:{label}") for label in region_labels]
         if config.line_crossing.enabled:
             sensors += [("line_in", "Line in", "in"), ("line_out", "Line out", "out")]
         if config.space.enabled:
@@ -111,6 +114,8 @@ class HomeAssistantPublisher:
                 "unit_of_measurement": "people",
                 "state_class": "total_increasing" if key in ("in", "out") else "measurement",
             }
+            if key.startswith("dwell:"):  # a stay's length, not people
+                out[topic] |= {"unit_of_measurement": "s", "device_class": "duration"}
         for object_id, name, key, device_class in self._binary:
             topic = f"{self.settings.prefix}/binary_sensor/{self.node}/{object_id}/config"
             out[topic] = common | {

@@ -64,3 +64,11 @@ def test_overcrowding_and_long_stays_reach_their_own_topic(broker, tmp_path):  #
     assert reports.messages and all(m["event"].startswith(("Region", "Dwell"))
                                     for m in reports.messages)
     assert check_shapes(jsonl).returncode == 0
+
+
+def test_the_longest_stay_going_on_in_each_region():
+    timer = DwellTimer(regions=2, min_dwell_s=1, debounce_s=1)
+    for t in range(5):
+        timer.update(float(t), np.array([1, 2]), np.array([[True, False], [True, False]]))
+    timer.update(5.0, np.array([3]), np.array([[False, True]]))
+    assert timer.longest_now() == [4.0, 0.0]  # region 2's stay has just begun

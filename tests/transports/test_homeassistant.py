@@ -66,7 +66,10 @@ def test_counts_appear_as_home_assistant_sensors(broker, tmp_path, sample_video)
         configs = {t.split("/")[3]: json.loads(listener.last(t)) for t in listener.seen
                    if t.startswith(f"homeassistant/sensor/{node}/")}
         assert set(configs) == {"people", "region_west_walkway", "region_east_walkway",
-                                "line_in", "line_out"}
+                                "line_in", "line_out", "region_west_walkway_dwell",
+                                "region_east_walkway_dwell"}
+        dwell = configs["region_west_walkway_dwell"]  # the longest stay going on there
+        assert (dwell["unit_of_measurement"], dwell["device_class"]) == ("s", "duration")
         west = configs["region_west_walkway"]
         assert west["name"] == "People in west walkway"
         assert west["unit_of_measurement"] == "people"
@@ -76,7 +79,9 @@ def test_counts_appear_as_home_assistant_sensors(broker, tmp_path, sample_video)
         assert configs["line_in"]["state_class"] == "total_increasing"
         state = json.loads(listener.last(f"occusense/{node}/state"))
         assert set(state) == {"people", "west walkway", "east walkway", "in", "out", "occupied",
-                              "occupied:west walkway", "occupied:east walkway"}
+                              "occupied:west walkway", "occupied:east walkway",
+                              "dwell:west walkway", "dwell:east walkway"}
+        assert state["dwell:west walkway"] >= 0
         assert state["people"] >= 0
         # a clean stop says offline; the config and the last state stay retained
         assert listener.last(f"occusense/{node}/availability") == b"offline"
