@@ -60,6 +60,7 @@ class HomeAssistantPublisher:
         self._sensors = self._sensor_list(config, region_labels)
         self._binary = self._binary_list(config, region_labels)
         self._occupied_at: dict[str, float] = {}  # each occupancy's last moment on
+        self.space_name = config.space.name or config.device.name
         self._device = {
             "identifiers": [f"occusense_{serial}"], "name": config.device.name,
             "model": config.device.model, "manufacturer": "occusense",
@@ -183,6 +184,9 @@ class HomeAssistantPublisher:
                 return
             self._last = (now, body)
         self.client.publish(self.state_topic, body, qos=0, retain=True)
+        if "space" in counts:  # the room its line watches, on a topic of its own
+            self.client.publish(f"{self.base}/space", json.dumps(
+                {"occupancy": counts["space"], "name": self.space_name}), qos=1, retain=True)
 
     def close(self, timeout_s: float = 1.0) -> None:
         """A clean stop: ``offline`` now (the will covers a crash)."""

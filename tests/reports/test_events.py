@@ -72,3 +72,25 @@ def test_the_longest_stay_going_on_in_each_region():
         timer.update(float(t), np.array([1, 2]), np.array([[True, False], [True, False]]))
     timer.update(5.0, np.array([3]), np.array([[False, True]]))
     assert timer.longest_now() == [4.0, 0.0]  # region 2's stay has just begun
+
+
+def test_events_reach_http_recipients_with_their_own_names():
+    from occusense.config import parse_config
+    from occusense.reports.reporter import Report
+    from occusense.transports.dispatcher import Dispatcher
+    from tests.transports.conftest import Receiver
+
+    receiver = Receiver()
+    config = parse_config({"region_counting": {
+        "overcrowding": {"enabled": True},
+        "report": {"protocol": "http", "http": [{"enabled": True, "url": receiver.url}, {}, {}]}}})
+    dispatcher = Dispatcher(config)
+    try:
+        dispatcher.send(Report("region", {"event": "Region People Counting"}))
+        dispatcher.send(Report("region", {"event": "Overcrowding", "state": "start"}, "event"))
+        assert wait_for(lambda: len(receiver.bodies) == 2)
+        assert [b["event"] for b in receiver.bodies] == ["Region People Counting",
+                                                         "Overcrowding"]
+    finally:
+        dispatcher.close()
+        receiver.stop()

@@ -136,7 +136,7 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
     history.close()
 
 
-def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # noqa: F811
+def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser, broker):  # noqa: F811
     """Also in a single sensor: its own line's in minus out, never below 0, on
     the Live page (set by hand there), in the status API and /metrics."""
     from playwright.sync_api import expect
@@ -145,6 +145,7 @@ def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # n
 
     state, base = sensor
     state.edit("space", {"enabled": True, "name": "Lobby", "capacity": 2})
+    state.edit("home_assistant", {"enabled": True, "host": "127.0.0.1", "port": broker.port})
     assert wait_for(lambda: "space" in state.counts, timeout=30)
     page = desktop(browser, base)
     label = page.locator("dd[data-count=space]").locator("xpath=preceding-sibling::dt[1]")
@@ -156,6 +157,11 @@ def test_a_single_sensor_counts_the_room_its_line_watches(sensor, browser):  # n
     assert status["space"]["occupancy"] >= 0 and status["space"]["capacity"] == 2
     metrics = page.request.get(f"{base}/metrics").text()
     assert 'occusense_space_occupancy{space="space"}' in metrics
+    watcher = Retained(broker.port)
+    own = lambda: json.loads(watcher.last.get("occusense/workplace_sensor/space", "{}"))  # noqa: E731
+    assert wait_for(lambda: own().get("name") == "Lobby", timeout=20)  # its own topic
+    assert own()["occupancy"] >= 0
+    watcher.close()
     refused = page.request.put(f"{base}/api/space", data={"occupancy": -1},
                                headers={"X-CSRF-Token": page.locator("#space-set")
                                         .get_attribute("data-csrf")})
