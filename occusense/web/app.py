@@ -94,7 +94,8 @@ ALL_TOOLS = [("region", "Region (up to 16)"), ("line", "Detection line (up to 4 
 DRAWN_OR_SCHEDULED = frozenset({"schedule", "regions", "line", "uturn_area", "area"})
 # a feature page leaves the recipients to the Recipients page (one place for them)
 RECIPIENT_FIELDS = frozenset({"report.same_as", "report.protocol", "report.mqtt", "report.http"})
-# the System page in groups; the last, for integrators, starts folded away
+# the System page in groups, the first open, the others (the last for integrators)
+# folded until clicked or linked to
 SYSTEM_GROUPS = (
     ("This sensor", ("device", "time", "web")),
     ("Camera and detection", ("source", "detector", "mounting", "general", "privacy_masks")),
