@@ -40,6 +40,33 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
 
 
+def discovery_client(settings: HomeAssistantSettings, client_id: str, availability: str,
+                     on_connect, on_disconnect=None) -> mqtt.Client:
+    """A client of the Home Assistant broker, ``offline`` on ``availability``
+    as its last will, reconnecting by itself (already connecting)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password.get_secret_value())
+    client.will_set(availability, "offline", qos=1, retain=True)
+    client.on_connect = on_connect
+    if on_disconnect is not None:
+        client.on_disconnect = on_disconnect
+    client.reconnect_delay_set(min_delay=1, max_delay=60)
+    client.connect_async(settings.host, settings.port, keepalive=60)
+    client.loop_start()
+    return client
+
+
+def say_offline(client: mqtt.Client, availability: str, timeout_s: float) -> None:
+    """A clean stop: ``offline`` now (the will covers a crash), then disconnect."""
+    info = client.publish(availability, "offline", qos=1, retain=True)
+    try:
+        info.wait_for_publish(timeout=timeout_s)
+    except (RuntimeError, ValueError):
+        pass  # not connected: the broker's will says offline
+    client.disconnect()
+
+
 class HomeAssistantPublisher:
     """Announces the sensor to Home Assistant and publishes its counts.
 
@@ -71,16 +98,8 @@ class HomeAssistantPublisher:
         self.available = True  # False while the camera is lost: HA greys the sensors out
         self._down = threading.Event()  # set while not connected
         self._down.set()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"occusense-ha-{self.node}")
-        if settings.username:
-            self.client.username_pw_set(settings.username, settings.password.get_secret_value())
-        self.client.will_set(self.availability, "offline", qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *_: self._down.set()
-        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
-        self.client.connect_async(settings.host, settings.port, keepalive=60)
-        self.client.loop_start()
+        self.client = discovery_client(settings, f"occusense-ha-{self.node}", self.availability,
+                                       self._on_connect, lambda *_: self._down.set())
 
     @staticmethod
     def _sensor_list(config: DeviceConfig, region_labels: list[str]) -> list[tuple[str, str, str]]:
@@ -190,12 +209,7 @@ class HomeAssistantPublisher:
 
     def close(self, timeout_s: float = 1.0) -> None:
         """A clean stop: ``offline`` now (the will covers a crash)."""
-        info = self.client.publish(self.availability, "offline", qos=1, retain=True)
-        try:
-            info.wait_for_publish(timeout=timeout_s)
-        except (RuntimeError, ValueError):
-            pass  # not connected: the broker's will says offline
-        self.client.disconnect()
+        say_offline(self.client, self.availability, timeout_s)
         # a clean disconnect before the next publisher (same client id) connects:
         # a broker that drops a taken-over connection publishes its will
         self._down.wait(timeout=timeout_s)
@@ -230,15 +244,8 @@ class SpacePublisher:
                         "model": "occusense site", "manufacturer": "occusense"}
         self._sent: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"occusense-spaces-{self.node}")
-        if settings.username:
-            self.client.username_pw_set(settings.username, settings.password.get_secret_value())
-        self.client.will_set(self.availability, "offline", qos=1, retain=True)
-        self.client.on_connect = self._on_connect
-        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
-        self.client.connect_async(settings.host, settings.port, keepalive=60)
-        self.client.loop_start()
+        self.client = discovery_client(settings, f"occusense-spaces-{self.node}",
+                                       self.availability, self._on_connect)
 
     def topic(self, space_id: str) -> str:
         return f"{self.base}/spaces/{space_id}"
@@ -297,10 +304,5 @@ class SpacePublisher:
                 self._sent[space_id] = body
 
     def close(self, timeout_s: float = 1.0) -> None:
-        info = self.client.publish(self.availability, "offline", qos=1, retain=True)
-        try:
-            info.wait_for_publish(timeout=timeout_s)
-        except (RuntimeError, ValueError):
-            pass
-        self.client.disconnect()
+        say_offline(self.client, self.availability, timeout_s)
         stop_network_loop(self.client, timeout_s)
