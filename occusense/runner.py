@@ -477,7 +477,7 @@ class SensorRunner:
             counts["alarm"] = int(pipeline.alarm)
         if self.space is not None:  # the room its line watches: in minus out, from 0
             self.space.observe({"sensor": counts}, frame.timestamp)
-            counts["space"] = self.space.snapshot()["space"]["occupancy"]
+            counts["space"] = self.space.occupancy("space")
         self.state.details = {
             "paused": sorted(f for f, on in result.active.items() if not on),
             "line_since": analytics.line.cumulative.since if analytics.line else None,

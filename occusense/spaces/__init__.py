@@ -125,7 +125,7 @@ class Spaces:
         self.clock = DeviceClock(timezone)
         self._lock = threading.Lock()
         self._last_ts: float | None = None
-        self._saved = ""
+        self._saved: dict[str, Any] | None = None  # the spaces as last written
         self._saved_at = 0.0
         self.states = {s.id: SpaceState() for s in settings}
         self._load()
@@ -164,6 +164,8 @@ class Spaces:
                     self._follow_lines(settings, state, counts)
             self._last_ts = now
         self._save()
+        if not self.listeners:
+            return
         snapshot = self.snapshot()
         for listener in self.listeners:
             try:
@@ -205,6 +207,9 @@ class Spaces:
         return self.snapshot()[space_id]
 
     # ----------------------------------------------------------------- reading
+    def occupancy(self, space_id: str) -> int:
+        return self.states[space_id].occupancy
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Each space: its name, occupancy, capacity and whether it is over it."""
         with self._lock:
@@ -222,17 +227,20 @@ class Spaces:
                 for space_id, settings in self.settings.items()}
 
     def _save(self, force: bool = False) -> None:
+        """Written when changed, at most once a second (a sensor observes on
+        every frame); ``force``: now."""
+        if not force and time.monotonic() - self._saved_at < SAVE_EVERY_S:
+            return
         with self._lock:
-            body = json.dumps({"last_ts": self._last_ts, "spaces": {
-                k: {"occupancy": s.occupancy, "since": s.since, "lines": s.lines,
-                    "entered": s.entered, "left": s.left} for k, s in self.states.items()}})
-        changed = body.split('"spaces"')[1] != self._saved.split('"spaces"')[-1]
-        due = time.monotonic() - self._saved_at >= SAVE_EVERY_S
-        if not force and not (changed and due):
+            spaces = {k: {"occupancy": s.occupancy, "since": s.since, "lines": dict(s.lines),
+                          "entered": s.entered, "left": s.left} for k, s in self.states.items()}
+            last_ts = self._last_ts
+        if not force and spaces == self._saved:
             return
         try:
-            write_atomic(self.path, body, private_folder=True)
-            self._saved, self._saved_at = body, time.monotonic()
+            write_atomic(self.path, json.dumps({"last_ts": last_ts, "spaces": spaces}),
+                         private_folder=True)
+            self._saved, self._saved_at = spaces, time.monotonic()
         except OSError as exc:  # a full disk: counted on in memory, saved later
             log.warning("spaces: %s cannot be saved (%s)", self.path, exc)
 
