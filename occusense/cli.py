@@ -188,7 +188,6 @@ def serve(
     from occusense.detect.shared import DetectorPool
     from occusense.fleet.service import FleetService
     from occusense.fleet.site import SiteFolder
-    from occusense.rtsp import SiteStreams
 
     # which camera a line is about: its thread's name ("camera lobby")
     logging.basicConfig(level=logging.INFO,
@@ -202,9 +201,7 @@ def serve(
     _ready_kernels()
     pool = settings.pool
     detectors = DetectorPool(pool.workers, pool.max_batch, pool.linger_ms / 1000)
-    streams = SiteStreams(settings.rtsp.port, settings.rtsp.host)
-    service = FleetService(folder, detectors, console=not quiet, loop_files=loop,
-                           streams=streams)
+    service = FleetService(folder, detectors, console=not quiet, loop_files=loop)
     web = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop

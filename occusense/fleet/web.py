@@ -573,41 +573,31 @@ class SiteWeb:
         from occusense.history import HistoryError, query_period, sum_buckets, to_csv
 
         if series.startswith("space:"):  # the site's own store: its spaces
-            return self._space_history(series, since, until, bucket, form)
-        states = [s for _, s in self._labelled_states() if s.history_store is not None]
-        if not states:
-            raise HTTPException(404, "no camera keeps a history yet")
-        clock = DeviceClock(states[0].config.time.timezone)
+            space = series.removeprefix("space:")
+            store = self.service.space_history
+            if store is None or space not in self.service.spaces.settings:
+                raise HTTPException(404, f"no space {space!r} keeps a history")
+            stores, timezone = [store], self.settings.time.timezone
+        else:
+            states = [s for _, s in self._labelled_states() if s.history_store is not None]
+            if not states:
+                raise HTTPException(404, "no camera keeps a history yet")
+            stores = [s.history_store for s in states]
+            timezone = states[0].config.time.timezone
+        clock = DeviceClock(timezone)
         try:
             start, end = query_period(since, until, clock)
-            rows = sum_buckets([s.history_store.query(series, start, end, bucket, clock)
-                                for s in states])
+            rows = sum_buckets([store.query(series, start, end, bucket, clock)
+                                for store in stores])
         except HistoryError as exc:
             raise HTTPException(400, str(exc)) from None
         if form == "csv":
             return Response(to_csv(rows), media_type="text/csv")
-        return {"series": series, "bucket": bucket, "cameras": len(states),
-                "timezone": states[0].config.time.timezone, "buckets": rows}
-
-    def _space_history(self, series: str, since: str | None, until: str | None, bucket: str,
-                       form: str) -> Any:
-        from occusense.clock import DeviceClock
-        from occusense.history import HistoryError, query_period, to_csv
-
-        store = self.service.space_history
-        if store is None or series.removeprefix("space:") not in self.service.spaces.settings:
-            raise HTTPException(404, f"no space {series.removeprefix('space:')!r} keeps a "
-                                "history")
-        clock = DeviceClock(self.settings.time.timezone)
-        try:
-            start, end = query_period(since, until, clock)
-            rows = store.query(series, start, end, bucket, clock)
-        except HistoryError as exc:
-            raise HTTPException(400, str(exc)) from None
-        if form == "csv":
-            return Response(to_csv(rows), media_type="text/csv")
-        return {"series": series, "bucket": bucket, "timezone": self.settings.time.timezone,
-                "buckets": rows}
+        answer: dict[str, Any] = {"series": series, "bucket": bucket, "timezone": timezone,
+                                  "buckets": rows}
+        if not series.startswith("space:"):
+            answer["cameras"] = len(stores)
+        return answer
 
     def _labelled_states(self) -> list:
         return [(c.id, c.state) for c in list(self.service.cameras.values())
