@@ -116,6 +116,9 @@ def test_a_site_with_two_doors_shows_its_space_everywhere(tmp_path, broker):  # 
         assert "Shop floor" in page and 'data-space="shop"' in page
         exposed = client.get("/metrics").text
         assert 'occusense_space_occupancy{space="shop"}' in exposed
+        history = client.get("/api/history?series=space:shop&bucket=minute")
+        assert history.status_code == 200 and history.json()["series"] == "space:shop"
+        assert client.get("/api/history?series=space:nope").status_code == 404
         listed = client.get("/api/spaces").json()["spaces"][0]
         assert listed["id"] == "shop" and listed["capacity"] == 3
     finally:
