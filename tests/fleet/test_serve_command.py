@@ -89,3 +89,9 @@ def test_a_bad_site_file_or_folder_is_a_clear_error(tmp_path):
         [sys.executable, "-m", "occusense.cli", "serve", "--site", str(tmp_path / "typo")],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no such folder" in missing.stderr
+    # a space with a bad id: the rule is said as written ([a-z0-9] is not markup)
+    (site / "site.yaml").write_text("spaces:\n  - {id: Bad Id, lines: [{camera: a}]}\n")
+    bad = subprocess.run([sys.executable, "-m", "occusense.cli", "serve", "--site", str(site)],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "'^[a-z0-9][a-z0-9_-]{0,31}$'" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
