@@ -236,7 +236,7 @@ def _site_account(service):
     try:
         return site_account(service)
     except OccusenseError as exc:  # the cameras count on, each in its file's privacy mode
-        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
+        err.print(f"[yellow]web GUI off:[/yellow] {escape(str(exc))}")
         return None
 
 
@@ -279,7 +279,7 @@ def _serve_web(make_app: Callable[[], Any], host: str, port: int, note: str,
     try:
         web = WebServer(make_app(), host, port, trusted_proxies)
     except (OSError, OccusenseError) as exc:
-        err.print(f"[yellow]web GUI off:[/yellow] {exc}")
+        err.print(f"[yellow]web GUI off:[/yellow] {escape(str(exc))}")
         return None
     err.print(f"web GUI: {web.url}{note}")
     return web
