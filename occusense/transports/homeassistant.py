@@ -88,6 +88,7 @@ class HomeAssistantPublisher:
         self._binary = self._binary_list(config, region_labels)
         self._occupied_at: dict[str, float] = {}  # each occupancy's last moment on
         self.space_name = config.space.name or config.device.name
+        self._space_sent = ""  # the space's state as last published
         self._device = {
             "identifiers": [f"occusense_{serial}"], "name": config.device.name,
             "model": config.device.model, "manufacturer": "occusense",
@@ -172,6 +173,7 @@ class HomeAssistantPublisher:
                        qos=1, retain=True)
         with self._lock:
             self._last = (0.0, "")  # send the state again after a reconnect
+            self._space_sent = ""
         log.info("Home Assistant discovery published for %d sensor(s)",
                  len(self._sensors) + len(self._binary))
 
@@ -203,9 +205,11 @@ class HomeAssistantPublisher:
                 return
             self._last = (now, body)
         self.client.publish(self.state_topic, body, qos=0, retain=True)
-        if "space" in counts:  # the room its line watches, on a topic of its own
-            self.client.publish(f"{self.base}/space", json.dumps(
-                {"occupancy": counts["space"], "name": self.space_name}), qos=1, retain=True)
+        if "space" in counts:  # the room its line watches, on a topic of its own, when it moves
+            space = json.dumps({"occupancy": counts["space"], "name": self.space_name})
+            if space != self._space_sent:
+                self._space_sent = space
+                self.client.publish(f"{self.base}/space", space, qos=1, retain=True)
 
     def close(self, timeout_s: float = 1.0) -> None:
         """A clean stop: ``offline`` now (the will covers a crash)."""
