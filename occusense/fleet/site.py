@@ -129,7 +129,11 @@ class SiteFolder:
             settings = SiteSettings.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(describe(exc, "spaces")) from None
-        write_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        try:
+            write_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        except OSError as exc:  # a full disk or a read-only folder: nothing changes
+            raise ConfigError(f"{path} cannot be written ({exc.strerror or exc}); the spaces "
+                              "stay as they were") from None
         return settings
 
     def camera_files(self) -> dict[str, Path]:

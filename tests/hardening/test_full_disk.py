@@ -159,3 +159,19 @@ def test_a_read_only_state_folder_is_one_clear_error(tmp_path, sample_video):
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert "cannot be written (Read-only file system)" in run.stderr
+
+
+def test_spaces_saved_on_a_full_disk_are_one_clear_error_and_nothing_changes(tmp_path):
+    from occusense.errors import ConfigError
+    from occusense.fleet.site import SiteFolder
+
+    disk = SmallDisk(tmp_path / "site")
+    try:
+        (disk.root / "site.yaml").write_text("name: Shop\n")
+        folder = SiteFolder(disk.root)
+        disk.fill()
+        with pytest.raises(ConfigError, match=r"cannot be written .*the spaces stay as they were"):
+            folder.save_spaces([{"id": "shop", "lines": [{"camera": "front"}]}])
+        assert (disk.root / "site.yaml").read_text() == "name: Shop\n"
+    finally:
+        disk.unmount()
