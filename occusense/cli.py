@@ -100,7 +100,10 @@ def run(
     ] = None,
 ) -> None:
     """Count people in a video source and emit VS121-P reports."""
+    from occusense.stopping import SignalStop
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stopper = SignalStop().install()  # SIGTERM and SIGINT: a clean stop
     cfg = _load(config, detector)
     try:
         lock = StateLock(cfg.state_dir).acquire()
@@ -112,7 +115,7 @@ def run(
             running = running.model_copy(update={"detector": cfg.detector})
         listen = (host or running.web.host, running.web.port if port is None else port)
         _run_sensor(running, saved_to, source, out, max_frames, no_web, realtime, start_time,
-                    quiet, loop, listen)
+                    quiet, loop, listen, stopper)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -123,6 +126,7 @@ def _run_sensor(
     cfg: DeviceConfig, saved_to: Path, source: str | None, out: Path | None,
     max_frames: int | None, no_web: bool, realtime: bool | None, start_time: str | None,
     quiet: bool, loop: bool = False, listen: tuple[str, int] | None = None,
+    stopper: Any = None,
 ) -> None:
     """``run`` once the state directory is this process's."""
     from occusense.runner import SensorRunner
@@ -150,6 +154,10 @@ def _run_sensor(
              else "waiting for the camera")
     err.print(f"occusense: {redact(uri)} ({size}) -> {jsonl or 'console'}")
     runner = SensorRunner(state, src, start, sinks)
+    if stopper is not None:
+        stopper.target = runner
+        if stopper.requested:  # a signal came while the sensor was being built
+            runner.stop()
     began = time.perf_counter()
     try:
         with _progress(max_frames or src.frame_count, src.live) as (progress, task):
@@ -157,10 +165,13 @@ def _run_sensor(
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     finally:
+        runner.stop_phase = "the web GUI to close"
         for sink in sinks:
             sink.close()
         if web is not None:
             web.stop()
+        if stopper is not None:
+            stopper.finished()
     stopping = time.perf_counter() - began - runner.frames_s
     sent = runner.pipeline.times.reports_sent if runner.pipeline else 0
     dropped = f" ({state.run.dropped} dropped)" if state.run.dropped else ""
@@ -168,6 +179,7 @@ def _run_sensor(
         f"done: {runner.frames} frames{dropped} in {runner.frames_s:.1f} s "
         f"({runner.frames / max(runner.frames_s, 1e-9):.1f} fps), {sent} reports; "
         f"stopped in {stopping:.1f} s"
+        + (f" (on {stopper.signal_name})" if stopper is not None and stopper.requested else "")
     )
 
 
@@ -184,16 +196,17 @@ def serve(
                                        help="replay video files for ever")] = True,
 ) -> None:
     """Run every camera of a site folder in one service, with one web GUI."""
-    import signal
     import threading
 
     from occusense.detect.shared import DetectorPool
     from occusense.fleet.service import FleetService
     from occusense.fleet.site import SiteFolder
+    from occusense.stopping import SignalStop
 
     # which camera a line is about: its thread's name ("camera lobby")
     logging.basicConfig(level=logging.INFO,
                         format="%(levelname)s [%(threadName)s] %(name)s: %(message)s")
+    stopper = SignalStop().install()  # SIGTERM (systemd, containers) and SIGINT: a clean stop
     try:
         folder = SiteFolder(site)
         settings = folder.settings()
@@ -206,7 +219,7 @@ def serve(
     service = FleetService(folder, detectors, console=not quiet, loop_files=loop)
     web = None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # systemd's stop
+    stopper.target = _ServiceStop(stop, service)
     try:
         account = _site_account(service)
         service.sync()
@@ -225,8 +238,23 @@ def serve(
             web.stop()
         service.stop()
         lock.release()
+        stopper.finished()
         err.print(f"stopped {len(service.cameras)} camera(s) in "
                   f"{time.perf_counter() - began:.1f} s")
+
+
+class _ServiceStop:
+    """What a signal stops in ``serve``: its wait loop, then the service."""
+
+    def __init__(self, event, service) -> None:
+        self.event, self.service = event, service
+
+    def stop(self) -> None:
+        self.event.set()
+
+    @property
+    def stop_phase(self) -> str:
+        return self.service.stop_phase
 
 
 def _site_account(service):

@@ -95,6 +95,7 @@ class SensorRunner:
         self.state = state
         self.pool = pool
         self._stopping = threading.Event()
+        self.stop_phase = ""  # what a stop is waiting for now (said if it is slow)
         self.source = source
         self.start_ts = start_ts
         self.sinks = sinks
@@ -366,26 +367,44 @@ class SensorRunner:
                     break
             self.frames_s = time.perf_counter() - began
             if self.pipeline is not None:
+                self.stop_phase = "the open tracks to be settled"
                 self.pipeline.finish()
                 self.counts.save(self.pipeline.analytics, self.state.config, force=True)
         finally:
-            frames.close()
-            self._close_transports()
-            self.mqtt.close()  # "offline" on every status topic
-            if self.rtsp is not None:
-                self.rtsp.close()
-                self.rtsp = None
-                self.state.rtsp_stream = ""
-            if self.history is not None:
-                self.history.flush()
-            if self.heatmap is not None:
-                self.heatmap.close()
-            if self.space is not None:
-                self.space.close()
-            if self.lorawan is not None:
-                self.lorawan.close()
-                self.lorawan = None
+            self._close_all(frames)
+        self.stop_phase = ""
         return self.frames
+
+    def _close_all(self, frames: Prefetcher) -> None:
+        """What a stop closes, the data first (``stop_phase`` says which
+        step a slow stop waits on)."""
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if self.history is not None:
+            steps.append(("the open minute to be written to the history", self.history.flush))
+        if self.heatmap is not None:
+            steps.append(("the heatmap to be saved", self.heatmap.close))
+        if self.space is not None:
+            steps.append(("the space to be saved", self.space.close))
+        steps += [("the camera's decoder", frames.close),
+                  (f"queued reports to be delivered (at most {SHUTDOWN_S:.1f} s)",
+                   self._close_transports),
+                  ("the brokers to be told \"offline\"", self.mqtt.close),
+                  ("the RTSP output", self._close_rtsp)]
+        if self.lorawan is not None:
+            steps.append(("the LoRaWAN link", self.lorawan.close))
+        for phase, step in steps:
+            self.stop_phase = phase
+            try:
+                step()
+            except Exception:  # one part's failure must not keep the others open
+                log.exception("while stopping: %s", phase)
+        self.lorawan = None
+
+    def _close_rtsp(self) -> None:
+        if self.rtsp is not None:
+            self.rtsp.close()
+            self.rtsp = None
+            self.state.rtsp_stream = ""
 
     @property
     def stopping(self) -> bool:
@@ -394,6 +413,7 @@ class SensorRunner:
     def stop(self) -> None:
         """Ask :meth:`run` (on another thread) to end: the frame in hand is
         finished, open tracks are settled and the transports closed."""
+        self.stop_phase = self.stop_phase or "the frame in hand"
         self._stopping.set()
         if self._prefetcher is not None:
             self._prefetcher.interrupt()

@@ -39,7 +39,7 @@ from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
 from occusense.files import StateLock, write_atomic
 from occusense.fleet.site import MAX_CAMERAS, SiteFolder, SiteSettings, check_id
-from occusense.history import HistoryStore, engine_for
+from occusense.history import HistoryStore, open_store
 from occusense.pipeline import Sink
 from occusense.rtsp import SiteStreams
 from occusense.runner import SensorRunner
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 SYNC_S = 2.0  # how often the site folder is looked at
 SPACES_S = 0.5  # how often the spaces look at the cameras' counts
 RETRY_S = 60.0  # a failed (or crashed) camera is tried again this often (or when its file changes)
-STOP_S = 10.0  # how long a stopping camera may take
+STOP_S = 6.0  # how long the cameras may take to stop (a container runtime kills at 10 s)
 
 @dataclass
 class Camera:
@@ -90,7 +90,7 @@ def _open_space_history(folder: Path) -> HistoryStore | None:
     """The site's own history store (SQLite in ``state/site``): the spaces'
     occupancy minute by minute (``space:<id>``)."""
     try:
-        return HistoryStore(engine_for("", folder), "site")
+        return open_store("", folder, "site")
     except OccusenseError as exc:
         log.error("%s; the spaces are counted without a history", exc)
         return None
@@ -146,6 +146,7 @@ class FleetService:
         self.cameras: dict[str, Camera] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self.stop_phase = ""  # what a stop waits for (said if it is slow)
         self.problems: list[str] = []  # files that are not cameras, and why
         self.privacy: PrivacyMode | None = None  # the site's, chosen at activation
 
@@ -365,13 +366,17 @@ class FleetService:
         save_config(changed, saved_to)
         return changed
 
-    def _stop_camera(self, camera: Camera) -> None:
+    def _stop_camera(self, camera: Camera, deadline: float | None = None) -> None:
+        """Stop one camera, waiting until ``deadline`` (monotonic; default
+        ``STOP_S`` from now) for its thread."""
         if camera.runner is not None:
             camera.runner.stop()
         if camera.thread is not None:
-            camera.thread.join(timeout=STOP_S)
+            deadline = time.monotonic() + STOP_S if deadline is None else deadline
+            camera.thread.join(timeout=max(0.0, deadline - time.monotonic()))
             if camera.thread.is_alive():
-                log.warning("camera %s: still stopping after %.0f s", camera.id, STOP_S)
+                log.warning("camera %s: still stopping (waiting for %s)", camera.id,
+                            camera.runner.stop_phase if camera.runner else "its thread")
         if camera.lock is not None:
             camera.lock.release()
             camera.lock = None
@@ -449,8 +454,11 @@ class FleetService:
             for camera in cameras:
                 if camera.runner is not None:
                     camera.runner.stop()
+            deadline = time.monotonic() + STOP_S  # one wait for all of them, not one each
             for camera in cameras:
-                self._stop_camera(camera)
+                self.stop_phase = f"camera {camera.id}"
+                self._stop_camera(camera, deadline)
+        self.stop_phase = "the site's spaces and history"
         self.streams.close()
         self.spaces.close()
         if self.space_publisher is not None:
