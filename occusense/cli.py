@@ -635,7 +635,7 @@ def history_command(
     """The history a sensor kept: a series in buckets of its time zone."""
     from occusense.clock import DeviceClock
     from occusense.config.running import RUNNING
-    from occusense.history import HistoryError, engine_for, parse_when, to_csv
+    from occusense.history import HistoryError, engine_for, query_period, to_csv
     from occusense.history import HistoryStore as Store
 
     saved = state / RUNNING
@@ -651,9 +651,8 @@ def history_command(
             typer.echo("\n".join(store.series_names(camera)))
             return
         clock = DeviceClock(config.time.timezone)
-        end = parse_when(until, clock, time.time())
-        rows = store.query(series, parse_when(since, clock, end - 86400), end, bucket, clock,
-                           camera)
+        start, end = query_period(since, until, clock)  # the API's rules and words
+        rows = store.query(series, start, end, bucket, clock, camera)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     if output == "json":

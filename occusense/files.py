@@ -119,6 +119,16 @@ class StateLock:
         self._fd = fd
         return self
 
+    def lost(self) -> bool:
+        """The lock file (and so, most often, the state folder) was deleted or
+        replaced while held: another process could take the folder now."""
+        if self._fd is None:
+            return False
+        try:
+            return self.path.stat().st_ino != os.fstat(self._fd).st_ino
+        except OSError:
+            return True
+
     def release(self) -> None:
         if self._fd is not None:
             try:

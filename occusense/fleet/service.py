@@ -165,6 +165,8 @@ class FleetService:
                     self.cameras[camera] = self._start(Camera(camera, path))
                 elif known.digest != file_digest(path):
                     self._apply_file(known)
+                elif known.lock is not None and known.lock.lost():
+                    self._state_folder_lost(known)
                 elif known.error and (time.monotonic() - known.failed_at > RETRY_S
                                       or self._settings_changed(known)):
                     self._restart(known)
@@ -301,6 +303,26 @@ class FleetService:
         lock) and start it again from its file."""
         self._stop_camera(camera)
         self.cameras[camera.id] = self._start(Camera(camera.id, camera.path))
+
+    def _state_folder_lost(self, camera: Camera) -> None:
+        """A camera's state folder deleted while it ran: its lock, outbox,
+        settings and counts were in it. It is written again (the running
+        settings, the counts it holds) and the camera restarted on it."""
+        state = camera.state
+        folder = camera.lock.path.parent if camera.lock is not None else None
+        why = (f"its state folder {folder} was deleted while it ran: made again with the "
+               "running settings and counts, and the camera restarted (reports waiting in "
+               "its outbox then were lost)")
+        log.error("camera %s: %s", camera.id, why)
+        self._stop_camera(camera)  # its counts saved in a new folder
+        if state is not None and state.path is not None:
+            try:
+                save_config(state.config, state.path)
+            except OSError as exc:
+                log.error("camera %s: its settings cannot be saved again: %s", camera.id, exc)
+        self.cameras[camera.id] = restarted = self._start(Camera(camera.id, camera.path))
+        if restarted.state is not None:
+            restarted.state.notice = f"{time.strftime('%Y-%m-%d %H:%M')}: {why}"
 
     def _apply_file(self, camera: Camera) -> None:
         """An edited camera file: the new settings for this camera alone."""

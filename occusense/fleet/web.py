@@ -19,7 +19,6 @@ their requests, and follows the service as cameras come and go.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import threading
 from typing import Any
@@ -43,6 +42,7 @@ from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import OccusenseError
 from occusense.fleet.service import Camera, FleetService
 from occusense.fleet.site import SiteFolder, SiteSettings, check_id
+from occusense.history import QUERIES
 from occusense.web import auth, metrics
 from occusense.web.account import AccountPages, SiteAccount, add_account_routes
 from occusense.web.app import SiteLink, _jpeg, _licences, _version, create_app
@@ -552,8 +552,7 @@ class SiteWeb:
             """A series summed over every camera of the site (each camera's own:
             ``/api/cameras/<id>/history``). Peaks are summed per bucket: an upper
             bound of the site's peak."""
-            return await asyncio.to_thread(self._site_history, series, from_, to, bucket,
-                                           format_)
+            return await QUERIES.run(self._site_history, series, from_, to, bucket, format_)
 
         @app.get("/metrics", tags=["live"], response_class=Response,
                  responses={200: {"content": {metrics.CONTENT_TYPE: {}},
@@ -570,7 +569,13 @@ class SiteWeb:
     def _site_history(self, series: str, since: str | None, until: str | None, bucket: str,
                       form: str) -> Any:
         from occusense.clock import DeviceClock
-        from occusense.history import HistoryError, query_period, sum_buckets, to_csv
+        from occusense.history import (
+            HistoryError,
+            HistoryUnavailable,
+            query_period,
+            sum_buckets,
+            to_csv,
+        )
 
         if series.startswith("space:"):  # the site's own store: its spaces
             space = series.removeprefix("space:")
@@ -589,6 +594,8 @@ class SiteWeb:
             start, end = query_period(since, until, clock)
             rows = sum_buckets([store.query(series, start, end, bucket, clock)
                                 for store in stores])
+        except HistoryUnavailable:
+            raise  # 503, by the app's handler
         except HistoryError as exc:
             raise HTTPException(400, str(exc)) from None
         if form == "csv":

@@ -36,6 +36,7 @@ from occusense.config.reporting import ReportSettings
 from occusense.config.schedule import WEEKDAYS, Schedule
 from occusense.documents import DocumentError, load_json, load_yaml
 from occusense.errors import ConfigError, OccusenseError
+from occusense.history import QUERIES
 from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
 from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
@@ -190,7 +191,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                            period: str = Query("day", pattern="^(day|week|month)$"),
                            date: str = Query("", max_length=10)):
         """A day, week or month: occupancy and in/out charts, utilisation per region."""
-        view = await asyncio.to_thread(history_view, state, period, date)
+        view = await QUERIES.run(history_view, state, period, date)
         return page(request, "history.html", title="History", **view)
 
     @app.get("/heatmap", include_in_schema=False)
@@ -230,7 +231,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         """Where people were from ``from`` to ``to`` (whole hours): person-seconds
         in each cell of a grid over the frame (row 0 at the top), as JSON, or
         as a PNG to lay over the camera's picture."""
-        return await asyncio.to_thread(heatmap_answer, state, from_, to, format_)
+        return await QUERIES.run(heatmap_answer, state, from_, to, format_)
 
     @app.get("/api/utilisation", tags=["live"], response_model=None,
              responses={200: {"content": {"application/json": {}, "text/csv": {}},
@@ -245,7 +246,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         busiest hour and weekday, mean dwell."""
         from occusense.history.utilisation import to_csv
 
-        view = await asyncio.to_thread(history_view, state, period, date)
+        view = await QUERIES.run(history_view, state, period, date)
         if format_ == "csv":
             return Response(to_csv(view["rows"]), media_type="text/csv", headers={
                 "Content-Disposition": f"attachment; filename=utilisation-{view['file_name']}.csv"})
@@ -490,7 +491,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         outside their schedule (``paused``), the flow counts of the report
         period, the people tracked in view (``people_in_view``; ``people`` is
         the same, kept for older scripts), the last frame's time, each
-        recipient's status and the RTSP output's URL."""
+        recipient's status, the history store's (``history``: writing, or
+        away with the minutes waiting and lost) and the RTSP output's URL."""
         view = state.snapshot()
         details = dict(state.details)
         return {
@@ -507,6 +509,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             "source": {"up": state.source_up, "problem": state.source_problem,
                        "lag_s": round(state.run.lag_s, 3), "dropped": state.run.dropped},
             "notice": state.notice,
+            "history": state.history_store.status() if state.history_store else None,
             "stream": stream_url(state, request.url.hostname or "127.0.0.1"),
         }
 
@@ -543,8 +546,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         over the last 24 hours."""
         if series is None:
             return {"points": list(state.history)}
-        return await asyncio.to_thread(history_answer, state, series, from_, to, bucket,
-                                       format_)
+        return await QUERIES.run(history_answer, state, series, from_, to, bucket, format_)
 
     @app.get("/api/config", tags=["config"])
     async def get_config(_: str = Depends(user)) -> dict:
@@ -603,7 +605,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     @app.get("/api/recordings/{name}", tags=["live"], response_class=Response,
              responses={200: {"content": {"video/x-msvideo": {}},
                               "description": "the recording (MJPEG in AVI)"}})
-    async def recorded(name: str, _: str = Depends(user)) -> Response:
+    async def recorded(name: str = PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+                       _: str = Depends(user)) -> Response:
         folder = (Path(state.config.state_dir) / "recordings").resolve()
         path = (folder / name).resolve()
         if path.parent != folder or not path.is_file():
@@ -692,8 +695,11 @@ def history_view(state: SensorState, period: str, day: str) -> dict[str, Any]:
     clock = DeviceClock(state.config.time.timezone)
     try:
         chosen = Date.fromisoformat(day) if day else clock.local(time.time()).date()
+        if not Date(1970, 1, 2) <= chosen <= Date(2999, 12, 1):
+            raise ValueError
     except ValueError:
-        raise HTTPException(400, f"date: YYYY-MM-DD, got {day!r}") from None
+        raise HTTPException(400, f"date: a day from 1970-01-02 to 2999-12-01 as YYYY-MM-DD, "
+                            f"got {day!r}") from None
     start = datetime.combine(chosen, datetime.min.time(), clock.zone)
     if period == "week":
         start -= timedelta(days=chosen.weekday())
@@ -766,7 +772,7 @@ def history_answer(state: SensorState, series: str, start: str | None, end: str 
                    bucket: str, form: str, cameras: list[str] | None = None) -> Any:
     """A history query over the sensor's store (``/api/history``)."""
     from occusense.clock import DeviceClock
-    from occusense.history import HistoryError, query_period, to_csv
+    from occusense.history import HistoryError, HistoryUnavailable, query_period, to_csv
 
     store = state.history_store
     if store is None:
@@ -777,6 +783,8 @@ def history_answer(state: SensorState, series: str, start: str | None, end: str 
         if until - since > 400 * 86400 * 2:
             raise HistoryError("at most two years in one query")
         rows = store.query(series, since, until, bucket, clock, cameras)
+    except HistoryUnavailable:
+        raise  # 503, by the app's handler
     except HistoryError as exc:
         raise HTTPException(400, str(exc)) from None
     if form == "csv":

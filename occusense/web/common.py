@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from occusense.history import HistoryUnavailable
 from occusense.web import auth
 from occusense.web.account import Account
 from occusense.web.bodylimit import BodyLimit
@@ -84,6 +85,12 @@ class WebKit:
                 return JSONResponse({"detail": str(exc)}, status_code=401)
             target = "/activate" if not self.account.users.activated else "/login"
             return RedirectResponse(target, status_code=303)
+
+        @app.exception_handler(HistoryUnavailable)
+        async def _history_away(request: Request, exc: HistoryUnavailable):
+            """The history store's server is away, or too many queries at once."""
+            return JSONResponse({"detail": str(exc)}, status_code=503,
+                                headers={"Retry-After": "5"})
 
         @app.exception_handler(StarletteHTTPException)
         async def _not_found(request: Request, exc: StarletteHTTPException):

@@ -19,6 +19,10 @@ waits on it and nothing is kept twice.
 | ``occusense_recipient_connected`` | gauge (1/0) | ``recipient`` |
 | ``occusense_source_up`` | gauge (1 while the camera delivers frames, 0 while lost) | |
 | ``occusense_source_lag_seconds`` | gauge (the counted frame behind the camera's clock) | |
+| ``occusense_history_writing`` | gauge (1 while the history store takes writes) | |
+| ``occusense_history_waiting_minutes`` | gauge (minutes waiting for a store away) | |
+| ``occusense_history_lost_minutes_total`` | counter (minutes dropped: more waited than kept) | |
+| ``occusense_history_restarts_total`` | counter (a SQLite file damaged or deleted) | |
 
 In a site (``occusense serve``) every sample also has the label ``camera``
 (the camera's id), and the shared detector pool adds
@@ -85,6 +89,16 @@ class SensorCollector:
                                   "1 while the camera delivers frames, 0 while it is lost"),
             "lag": self._gauge("occusense_source_lag_seconds",
                                "How far the counted frame is behind the camera's clock"),
+            "history_writing": self._gauge("occusense_history_writing",
+                                           "1 while the history store takes writes"),
+            "history_waiting": self._gauge("occusense_history_waiting_minutes",
+                                           "Minutes waiting in memory for the history store"),
+            "history_lost": self._counter("occusense_history_lost_minutes",
+                                          "Minutes the history store lost (more waited "
+                                          "than it keeps)"),
+            "history_restarts": self._counter("occusense_history_restarts",
+                                              "History stores started anew (a SQLite file "
+                                              "damaged or deleted)"),
         }
         for camera, state in self.sources():
             self._add(families, [camera] if self.first else [], state)
@@ -99,6 +113,13 @@ class SensorCollector:
         families["reports"].add_metric(first, run.reports)
         families["source"].add_metric(first, 1.0 if state.source_up else 0.0)
         families["lag"].add_metric(first, round(run.lag_s, 3))
+        store = state.history_store
+        if store is not None:
+            history = store.status()
+            families["history_writing"].add_metric(first, 1.0 if history["writing"] else 0.0)
+            families["history_waiting"].add_metric(first, history["waiting_minutes"])
+            families["history_lost"].add_metric(first, history["lost_minutes"])
+            families["history_restarts"].add_metric(first, history["restarts"])
         if "people" in counts:
             families["people"].add_metric([*first, "all"], counts["people"])
         for label, value in region_counts(counts).items():
