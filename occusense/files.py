@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from occusense.errors import StateDirError, StateLockedError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def private_dir(path: str | Path) -> Path:
@@ -71,6 +78,35 @@ def set_aside(path: Path) -> Path:
     aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
     path.replace(aside)
     return aside
+
+
+UNUSABLE = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def load_state(path: Path, what: str, parse: Callable[[Any], T], then: str) -> T | None:
+    """A JSON state file read and turned into what the sensor keeps by
+    ``parse`` (which raises on any shape it cannot use); None when there is
+    none. A file that cannot be used (broken JSON, valid JSON of another
+    shape, a wrong type inside) is set aside as ``<name>.corrupt-<time>``,
+    never overwritten, and said once in the log with what happens ``then``
+    ("counting from 0")."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problem: Exception = exc
+    else:
+        try:
+            return parse(json.loads(text))
+        except UNUSABLE as exc:
+            problem = exc
+    try:
+        kept = f"kept as {set_aside(path).name}"
+    except OSError:
+        kept = "left where it is"
+    log.warning("%s %s is unusable (%s): %s, %s", what, path, problem, kept, then)
+    return None
 
 
 class StateLock:

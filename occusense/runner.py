@@ -26,7 +26,7 @@ from occusense.config.io import config_to_dict, load_config, parse_config, save_
 from occusense.config.model import DeviceConfig
 from occusense.detect.shared import DetectorPool
 from occusense.errors import ConfigError, OccusenseError
-from occusense.files import write_atomic
+from occusense.files import UNUSABLE, write_atomic
 from occusense.heatmap import open_heatmap
 from occusense.history import HistorySink, open_history
 from occusense.persist import CountFile, restore
@@ -206,8 +206,8 @@ class SensorRunner:
             return
         try:
             restored = restore(pipeline.analytics, self.state.config, saved)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            log.warning("the saved counts do not fit (%s): counting from zero", exc)
+        except UNUSABLE as exc:
+            self.counts.set_aside(exc)
             return
         if restored:
             saved_at = time.strftime("%Y-%m-%d %H:%M:%S",

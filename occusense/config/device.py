@@ -6,7 +6,7 @@ import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -37,10 +37,15 @@ class DeviceInfo(StrictModel):
     hardware_version: str = "V1.0"
 
 
+# the IANA names this machine knows: what the validation accepts
+TIMEZONES: list[Any] = sorted(available_timezones())
+
+
 class TimeSettings(StrictModel):
     """G6 time zone; the clock itself is the host's (NTP is the host's job)."""
 
-    timezone: str = Field("UTC", description="IANA name, e.g. Europe/Paris")
+    timezone: str = Field("UTC", description="IANA name, e.g. Europe/Paris",
+                          json_schema_extra={"enum": TIMEZONES})
 
     @field_validator("timezone")
     @classmethod

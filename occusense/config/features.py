@@ -200,7 +200,7 @@ class MaskColour(StrEnum):
 class PrivacyMask(StrictModel):
     name: str = ""
     enabled: bool = True
-    points: list[RelPoint]
+    points: list[RelPoint] = Field(json_schema_extra={"minItems": 3})
 
     @field_validator("points")
     @classmethod

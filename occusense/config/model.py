@@ -65,6 +65,9 @@ class HistorySettings(StrictModel):
     url: SecretStr = Field(
         SecretStr(""), description="empty = SQLite in the state directory (history.sqlite); "
         "postgresql://user:password@host/db = one database for a site's cameras",
+        # answered masked (**********), which a change may send back to keep it
+        json_schema_extra={"pattern": r"^(\*{10}|((postgresql|postgresql\+psycopg)://|sqlite:///)"
+                                      r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*|)$"},
     )
     retention_days: int = Field(400, ge=1, le=3650, description="older data is dropped")
     max_mb: int = Field(1024, ge=16, le=1_000_000,

@@ -431,6 +431,7 @@ class FleetService:
         self.space_publisher = None
         self.spaces = self._spaces_of(settings)
         if publisher is not None:
+            publisher.retract(self.space_publisher)  # removed spaces leave Home Assistant
             publisher.close()
         self._start_space_counting()
         log.info("spaces: %s", ", ".join(self.spaces.settings) or "none")

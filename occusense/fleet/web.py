@@ -43,11 +43,19 @@ from occusense.errors import OccusenseError
 from occusense.fleet.service import Camera, FleetService
 from occusense.fleet.site import SiteFolder, SiteSettings, check_id
 from occusense.history import QUERIES
+from occusense.spaces import MAX_SPACES, SpaceSettings
 from occusense.web import auth, metrics
 from occusense.web.account import AccountPages, SiteAccount, add_account_routes
 from occusense.web.app import SiteLink, _jpeg, _licences, _version, create_app
-from occusense.web.common import Access, WebKit, serve_securely
-from occusense.web.openapi import API_ERRORS, camera_paths, json_body
+from occusense.web.common import Access, WebKit, occupancy_asked, serve_securely
+from occusense.web.openapi import (
+    API_ERRORS,
+    MOMENT,
+    OCCUPANCY_BODY,
+    camera_paths,
+    json_body,
+    model_schema,
+)
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
 from occusense.web.state import SensorState, region_counts, stream_url
@@ -56,6 +64,8 @@ THUMBNAIL_WIDTH = 320
 NEW_CAMERA = {"type": "object", "required": ["id", "config"], "properties": {
     "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"},
     "config": {"type": "object", "description": "a whole sensor configuration"}}}
+
+SPACE_SCHEMA, SPACE_DEFINITIONS = model_schema(SpaceSettings)  # PUT /api/spaces, item by item
 
 
 class CameraApps:
@@ -311,7 +321,9 @@ class SiteWeb:
             link = SiteLink("/cameras/{camera}", "{camera}", self.settings.name, self.account,
                             self.access)
             camera_api = create_app(SensorState(DeviceConfig()), link).openapi()
-            app.openapi_schema = camera_paths(site, camera_api)
+            described = camera_paths(site, camera_api)
+            described["components"]["schemas"].update(SPACE_DEFINITIONS)
+            app.openapi_schema = described
         return app.openapi_schema
 
     # ------------------------------------------------------------------ pages
@@ -461,7 +473,8 @@ class SiteWeb:
             return {"spaces": list(service.spaces.snapshot().values())}
 
         @app.put("/api/spaces", tags=["spaces"],
-                 openapi_extra=json_body({"type": "array", "items": {"type": "object"},
+                 openapi_extra=json_body({"type": "array", "items": SPACE_SCHEMA,
+                                          "maxItems": MAX_SPACES,
                                           "description": "the spaces, as site.yaml's spaces:"}))
         async def put_spaces(request: Request, _: str = Depends(user)) -> dict:
             """Replace the site's spaces (``site.yaml`` rewritten after validation;
@@ -474,15 +487,10 @@ class SiteWeb:
             return {"spaces": list(service.spaces.snapshot().values())}
 
         @app.put("/api/spaces/{space}", tags=["spaces"],
-                 openapi_extra=json_body({"type": "object", "required": ["occupancy"],
-                                          "properties": {"occupancy": {"type": "integer",
-                                                                       "minimum": 0}}}))
+                 openapi_extra=json_body(OCCUPANCY_BODY))
         async def set_space(space: str, request: Request, _: str = Depends(user)) -> dict:
             """Correct a space's occupancy by hand: ``{"occupancy": 12}``."""
-            body = await _json_body(request)
-            occupancy = body.get("occupancy")
-            if not isinstance(occupancy, int) or isinstance(occupancy, bool):
-                raise HTTPException(422, 'send {"occupancy": <people inside now, from 0>}')
+            occupancy = occupancy_asked(await _json_body(request))
             try:
                 return service.spaces.set(space, occupancy)
             except KeyError:
@@ -544,8 +552,8 @@ class SiteWeb:
             _: str = Depends(user),
             series: str = Query(..., max_length=160, description="people, region:<name>, "
                                 "line:in, line:out, flow:<entry>-<exit>"),
-            from_: str | None = Query(None, alias="from", max_length=40),
-            to: str | None = Query(None, max_length=40),
+            from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT),
+            to: str | None = Query(None, max_length=40, pattern=MOMENT),
             bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
             format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
         ) -> Any:

@@ -723,14 +723,30 @@ def query_period(since: str | None, until: str | None, clock: DeviceClock) -> tu
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
     """Buckets as CSV (start, series, then mean, peak, minutes or total)."""
+    return csv_text(rows, ["start", "series", "mean", "peak", "minutes", "total"])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (a region named
+    ``=cmd|' /C calc'!A0``) quoted with a leading apostrophe (OWASP's rule);
+    numbers and other text as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Rows as CSV with a header, every text cell :func:`spreadsheet_safe`."""
     import csv
     import io
 
     out = io.StringIO()
-    columns = ["start", "series", "mean", "peak", "minutes", "total"]
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

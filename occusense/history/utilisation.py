@@ -15,8 +15,6 @@ Per region (and ``all``, the whole camera):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from datetime import datetime
@@ -25,7 +23,7 @@ from typing import Any
 from occusense.clock import DeviceClock
 from occusense.config.model import DeviceConfig
 from occusense.config.schedule import WEEKDAYS
-from occusense.history import HistoryStore
+from occusense.history import HistoryStore, csv_text
 
 COLUMNS = ["region", "scheduled_hours", "occupied_hours", "occupied_share", "mean_people",
            "peak_people", "busiest_hour", "busiest_weekday", "mean_dwell_s"]
@@ -85,8 +83,5 @@ def _mean_dwells(store: HistoryStore, start: float, end: float) -> dict[int, flo
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    """The utilisation rows as CSV (region names safe to open in a spreadsheet)."""
+    return csv_text(rows, COLUMNS)

@@ -33,7 +33,7 @@ from occusense.analytics.dwell import DwellStats
 from occusense.analytics.engine import Analytics
 from occusense.analytics.line import LineTotals
 from occusense.config.model import DeviceConfig
-from occusense.files import set_aside, write_atomic
+from occusense.files import load_state, set_aside, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,12 @@ def restore(analytics: Analytics, config: DeviceConfig, doc: dict[str, Any]) -> 
     return restored
 
 
+def _counts_document(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError("not a counts file of this version")
+    return doc
+
+
 class CountFile:
     """``<state_dir>/counts.json``: read once at start, written at most
     every ``SAVE_EVERY_S`` while counting (and at the stop)."""
@@ -115,22 +121,18 @@ class CountFile:
         self._warned = False
 
     def load(self) -> dict[str, Any] | None:
-        """The saved state, or None (none yet, or unreadable: set aside)."""
-        if not self.path.exists():
-            return None
+        """The saved state, or None (none yet, or unusable: set aside)."""
+        return load_state(self.path, "the saved counts", _counts_document, "counting from zero")
+
+    def set_aside(self, why: Exception) -> None:
+        """A file whose content does not fit the counters (a wrong type
+        inside): kept for inspection, never overwritten."""
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-                raise ValueError("not a counts file of this version")
-            return doc
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            try:
-                aside = set_aside(self.path)
-            except OSError:
-                aside = self.path
-            log.warning("the saved counts %s are unreadable (%s): kept as %s, counting "
-                        "from zero", self.path, exc, aside.name)
-            return None
+            kept = f"kept as {set_aside(self.path).name}"
+        except OSError:
+            kept = "left where it is"
+        log.warning("the saved counts %s do not fit (%s): %s, counting from zero",
+                    self.path, why, kept)
 
     def save(self, analytics: Analytics, config: DeviceConfig, force: bool = False) -> None:
         now = time.monotonic()

@@ -29,7 +29,7 @@ from occusense.analytics.engine import reset_due
 from occusense.clock import DeviceClock
 from occusense.config.base import StrictModel
 from occusense.config.schedule import ResetSchedule
-from occusense.files import write_atomic
+from occusense.files import load_state, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class SpaceSettings(StrictModel):
     lines: list[SpaceLine] = Field(default_factory=list, max_length=64)
     regions: list[SpaceRegion] = Field(
         default_factory=list, max_length=64,
-        description="when set, the space holds the people in these regions (its lines are "
-        "not used)")
+        description="the space holds the people in these regions (a space counted from "
+        "above); give lines or regions, not both")
     capacity: int = Field(0, ge=0, le=100000, description="more people than this is "
                           "overcrowded; 0 = no limit")
     reset: ResetSchedule = Field(default_factory=ResetSchedule)
@@ -73,6 +73,9 @@ class SpaceSettings(StrictModel):
         if not self.lines and not self.regions:
             raise ValueError(f"space {self.id}: give it the lines at its doors or the "
                              "regions inside it")
+        if self.lines and self.regions:  # one would be silently ignored
+            raise ValueError(f"space {self.id}: give it the lines at its doors or the "
+                             "regions inside it, not both")
         return self
 
     @property
@@ -109,6 +112,23 @@ class SpaceState:
     left: int = 0
 
 
+def _saved_spaces(doc: Any) -> tuple[float | None, dict[str, SpaceState]]:
+    """``spaces.json`` as written by :meth:`Spaces._save`; any other shape raises."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("spaces"), dict):
+        raise ValueError('not a spaces file: {"last_ts": ..., "spaces": {id: ...}} expected')
+    last_ts = None if doc.get("last_ts") is None else float(doc["last_ts"])
+    states = {}
+    for space_id, state in doc["spaces"].items():
+        if not isinstance(state, dict) or not isinstance(state.get("lines", {}), dict):
+            raise ValueError(f"space {space_id}: not a space's state")
+        since = state.get("since")
+        states[str(space_id)] = SpaceState(
+            max(0, int(state.get("occupancy", 0))), None if since is None else float(since),
+            {str(k): [int(v[0]), int(v[1])] for k, v in state.get("lines", {}).items()},
+            int(state.get("entered", 0)), int(state.get("left", 0)))
+    return last_ts, states
+
+
 class Spaces:
     """The spaces of a site, kept up to date from their cameras' counts.
 
@@ -132,20 +152,14 @@ class Spaces:
         self.listeners: list[Callable[[dict[str, dict[str, Any]]], None]] = []
 
     def _load(self) -> None:
-        try:
-            saved = json.loads(self.path.read_text())
-        except FileNotFoundError:
+        saved = load_state(self.path, "spaces: the saved occupancy", _saved_spaces,
+                           "counting from 0")
+        if saved is None:
             return
-        except (OSError, ValueError) as exc:
-            log.warning("spaces: %s is unreadable (%s): counting from 0", self.path, exc)
-            return
-        for space_id, state in saved.get("spaces", {}).items():
-            if space_id in self.states and isinstance(state, dict):
-                self.states[space_id] = SpaceState(
-                    int(state.get("occupancy", 0)), state.get("since"),
-                    {k: [int(v[0]), int(v[1])] for k, v in state.get("lines", {}).items()},
-                    int(state.get("entered", 0)), int(state.get("left", 0)))
-        self._last_ts = saved.get("last_ts")
+        self._last_ts, states = saved
+        for space_id, state in states.items():
+            if space_id in self.states:
+                self.states[space_id] = state
 
     # ---------------------------------------------------------------- counting
     def observe(self, counts: dict[str, dict[str, Any]], now: float | None = None) -> None:

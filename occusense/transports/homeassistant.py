@@ -307,6 +307,27 @@ class SpacePublisher:
             with self._lock:
                 self._sent[space_id] = body
 
+    def retract(self, successor: SpacePublisher | None, timeout_s: float = 2.0) -> list[str]:
+        """Clear from the broker (and so from Home Assistant) the retained
+        discovery configs and states that ``successor`` (the publisher of
+        the spaces as saved now; None: no spaces in HA any more) no longer
+        publishes: a removed space leaves no ghost entity with a stale
+        occupancy. The topics cleared."""
+        kept = set(successor.discovery()) if successor is not None else set()
+        kept_ids = {s[0] for s in successor.spaces} if successor is not None else set()
+        topics = [t for t in self.discovery() if t not in kept]
+        topics += [self.topic(i) for i, _, _ in self.spaces if i not in kept_ids]
+        deadline = time.monotonic() + timeout_s
+        sent = [self.client.publish(topic, b"", qos=1, retain=True) for topic in topics]
+        for info in sent:
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):  # not connected: HA keeps them until next time
+                log.warning("spaces: the broker is away; removed spaces stay in Home "
+                            "Assistant until it is back and they are saved again")
+                break
+        return topics
+
     def close(self, timeout_s: float = 1.0) -> None:
         say_offline(self.client, self.availability, timeout_s)
         stop_network_loop(self.client, timeout_s)

@@ -247,7 +247,7 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         return page(request, "login.html", message="password changed: log in with the new one")
 
     @app.post("/api/token", tags=["auth"])
-    async def token(request: Request, password: str = Form(...)):
+    async def token(request: Request, password: str = Form(..., min_length=1)):
         """A bearer token for scripts (valid until restart or password change)."""
         client = request.client.host if request.client else "?"
         if throttle.blocked_for(client) > 0:
@@ -259,8 +259,12 @@ def add_account_routes(app: FastAPI, account: Account, pages: AccountPages,
         return {"token": tokens.issue(), "token_type": "bearer"}
 
     @app.post("/api/password", tags=["auth"])
-    async def password_api(current: str = Form(...), password: str = Form(...),
-                           confirm: str = Form(...), _: str = Depends(user)) -> dict:
+    async def password_api(current: str = Form(..., min_length=1),
+                           password: str = Form(..., min_length=1),
+                           confirm: str = Form(..., min_length=1),
+                           _: str = Depends(user)) -> dict:
+        """Change the password (``current`` must be the password now: a rule no
+        schema can state, answered 400 in words)."""
         problem = await change_password(account, current, password, confirm)
         if problem:
             raise HTTPException(400, problem)

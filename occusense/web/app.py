@@ -40,8 +40,17 @@ from occusense.history import QUERIES
 from occusense.reports.device import device_info
 from occusense.web import auth, forms, metrics
 from occusense.web.account import Account, AccountPages, SensorAccount, add_account_routes
-from occusense.web.common import Access, WebKit, serve_securely
-from occusense.web.openapi import API_ERRORS, JSON_OR_YAML_BODY, json_body, one_of
+from occusense.web.common import Access, WebKit, occupancy_asked, serve_securely
+from occusense.web.openapi import (
+    API_ERRORS,
+    DAY,
+    JSON_OR_YAML_BODY,
+    MOMENT,
+    OCCUPANCY_BODY,
+    config_sections,
+    json_body,
+    one_of,
+)
 from occusense.web.overlay import render
 from occusense.web.sessions import SessionStore
 from occusense.web.state import (
@@ -107,8 +116,8 @@ SYSTEM_GROUPS = (
 )
 SYSTEM_SECTIONS = tuple(name for _, names in SYSTEM_GROUPS for name in names)
 # the API's path parameters, with the values they take (described in OpenAPI)
-Section = Annotated[str, PathParam(json_schema_extra=one_of(
-    [name for name in DeviceConfig.model_fields if name != "users"]))]
+SECTIONS = [name for name in DeviceConfig.model_fields if name != "users"]
+Section = Annotated[str, PathParam(json_schema_extra=one_of(SECTIONS))]
 Feature = Annotated[str, PathParam(json_schema_extra=one_of(["region", "line", "flow"]))]
 Weekday = Annotated[str, Query(json_schema_extra=one_of(list(WEEKDAYS)))]
 BACK_PAGES = {"/settings", "/schedule", "/recipients", "/system", "/region", "/line", "/flow"}
@@ -147,6 +156,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         responses=API_ERRORS,
     )
     app.state.sensor = state
+    app.openapi = lambda: _described(app)  # type: ignore[method-assign]
     if site is None:
         account: Account = SensorAccount(state)
         access = _standalone(app, state)
@@ -189,7 +199,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     @app.get("/history", include_in_schema=False)
     async def history_page(request: Request, _: str = Depends(user),
                            period: str = Query("day", pattern="^(day|week|month)$"),
-                           date: str = Query("", max_length=10)):
+                           date: str = Query("", max_length=10, pattern=DAY)):
         """A day, week or month: occupancy and in/out charts, utilisation per region."""
         view = await QUERIES.run(history_view, state, period, date)
         return page(request, "history.html", title="History", **view)
@@ -201,9 +211,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                     blur=state.config.privacy_mode is not PrivacyMode.normal)
 
     @app.put("/api/space", tags=["live"],
-             openapi_extra=json_body({"type": "object", "required": ["occupancy"],
-                                      "properties": {"occupancy": {"type": "integer",
-                                                                   "minimum": 0}}}))
+             openapi_extra=json_body(OCCUPANCY_BODY))
     async def set_space(request: Request, _: str = Depends(user)) -> dict:
         """Correct the sensor's own space by hand: ``{"occupancy": 12}`` people
         are inside now (``space.enabled``)."""
@@ -213,19 +221,17 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             body = load_json(await request.body(), "the body")
         except DocumentError as exc:
             raise HTTPException(400, str(exc)) from None
-        occupancy = body.get("occupancy") if isinstance(body, dict) else None
-        if not isinstance(occupancy, int) or isinstance(occupancy, bool) or occupancy < 0:
-            raise HTTPException(422, 'send {"occupancy": <people inside now, from 0>}')
-        return state.space.set("space", occupancy)
+        return state.space.set("space", occupancy_asked(body))
 
     @app.get("/api/heatmap", tags=["live"], response_model=None,
              responses={200: {"content": {"application/json": {}, "image/png": {}},
                               "description": "the grid (JSON) or its picture (PNG)"}})
     async def heatmap(
         _: str = Depends(user),
-        from_: str | None = Query(None, alias="from", max_length=40,
+        from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT,
                                   description="ISO date/time or unix s (default: a day ago)"),
-        to: str | None = Query(None, max_length=40, description="default: now"),
+        to: str | None = Query(None, max_length=40, pattern=MOMENT,
+                                description="default: now"),
         format_: str = Query("json", alias="format", pattern="^(json|png)$"),
     ) -> Any:
         """Where people were from ``from`` to ``to`` (whole hours): person-seconds
@@ -239,7 +245,8 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     async def utilisation_api(
         _: str = Depends(user),
         period: str = Query("day", pattern="^(day|week|month)$"),
-        date: str = Query("", max_length=10, description="a day of the period (default today)"),
+        date: str = Query("", max_length=10, pattern=DAY,
+                          description="a day of the period (default today)"),
         format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
     ) -> Any:
         """Per region: share of the scheduled hours occupied, mean and peak people,
@@ -535,9 +542,10 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         series: str | None = Query(None, max_length=160,
                                    description="people, region:<name>, line:in, line:out, "
                                    "flow:<entry>-<exit>; none = the live chart's points"),
-        from_: str | None = Query(None, alias="from", max_length=40,
+        from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT,
                                   description="ISO date/time or unix s (default: a day ago)"),
-        to: str | None = Query(None, max_length=40, description="default: now"),
+        to: str | None = Query(None, max_length=40, pattern=MOMENT,
+                                description="default: now"),
         bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
         format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
     ) -> Any:
@@ -678,6 +686,17 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
 
     return app
+
+
+def _described(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI description, each config section with its own schema."""
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema is None:
+        config = DeviceConfig.model_json_schema(ref_template="#/components/schemas/{model}")
+        generic = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        app.openapi_schema = config_sections(generic, config, list(SECTIONS))
+    return app.openapi_schema
 
 
 def history_view(state: SensorState, period: str, day: str) -> dict[str, Any]:

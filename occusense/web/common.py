@@ -142,3 +142,15 @@ class WebKit:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             await self.check_csrf(request)
         return "admin"
+
+
+def occupancy_asked(body: Any) -> int:
+    """``{"occupancy": 12}``: the people inside now, a whole number from 0 (12.0
+    is JSON's 12 too); anything else is a 422 in words."""
+    occupancy = body.get("occupancy") if isinstance(body, dict) else None
+    if isinstance(occupancy, float) and occupancy.is_integer():
+        occupancy = int(occupancy)
+    if not isinstance(occupancy, int) or isinstance(occupancy, bool) or not (
+            0 <= occupancy <= 1_000_000):
+        raise HTTPException(422, 'send {"occupancy": <people inside now, 0 to 1000000>}')
+    return occupancy

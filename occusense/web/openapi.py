@@ -46,6 +46,14 @@ JSON_OR_YAML_BODY = {
 }
 
 
+# a query's moment: unix seconds (up to the year 2286) or an ISO date, or date
+# and time, of the years 1970-2999 (what parse_when accepts)
+MOMENT = (r"^(\d{1,10}(\.\d{1,6})?|(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+          r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?)?)$")
+# a day of the History page and /api/utilisation (empty: today)
+DAY = r"^((19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))?$"
+
+
 def one_of(values: list[str]) -> dict[str, Any]:
     """``json_schema_extra`` of a path or query parameter that takes one of
     ``values`` (the route answers 404 to others)."""
@@ -79,3 +87,78 @@ def camera_paths(site: dict[str, Any], camera_api: dict[str, Any]) -> dict[str, 
     for name, schema in camera_api.get("components", {}).get("schemas", {}).items():
         schemas.setdefault(name, schema)
     return merged
+
+
+def config_sections(description: dict[str, Any], config_schema: dict[str, Any],
+                    sections: list[str]) -> dict[str, Any]:
+    """``description`` with ``/api/config/{section}`` described section by
+    section: ``/api/config/<section>`` with that section's own JSON schema as
+    the body of PUT and the answer of GET, so that what the description calls
+    valid is what the validation accepts, key by key (one generic body would
+    call any object valid, and the model refuses unknown keys).
+
+    Args:
+        config_schema: the configuration model's JSON schema, its definitions
+            referenced as ``#/components/schemas/<model>``.
+        sections: the sections the API serves.
+    """
+    out = copy.deepcopy(description)
+    generic = out["paths"].pop("/api/config/{section}", None)
+    if generic is None:
+        return out
+    config_schema = _as_answered(copy.deepcopy(config_schema))
+    schemas = out.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in config_schema.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    for section in sections:
+        body = config_schema["properties"][section]
+        operations = copy.deepcopy(generic)
+        if section in NOT_OVER_THE_NETWORK:
+            operations.pop("put", None)
+        for method, operation in operations.items():
+            operation["parameters"] = [p for p in operation.get("parameters", [])
+                                       if p.get("name") != "section"]
+            operation["operationId"] = f"{operation.get('operationId', method)}_{section}"
+            if method == "put":
+                operation["requestBody"]["content"] = {
+                    kind: {"schema": body} for kind in ("application/json", "application/yaml")}
+            answer = operation.get("responses", {}).get("200", {})
+            answer["content"] = {"application/json": {"schema": body}}
+        out["paths"][f"/api/config/{section}"] = operations
+    return out
+
+
+# sections the API shows but never changes: the state folder is set in the
+# config file, the privacy mode at activation (P5)
+NOT_OVER_THE_NETWORK = ("state_dir", "privacy_mode")
+# what the model refuses in any text: C0 controls but tab and line breaks, DEL
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _as_answered(schema: Any) -> Any:
+    """The model's JSON schema as the API takes and gives it: every free text
+    refuses control characters (as the validation does), and secrets are
+    answered masked (``**********``), so they are not write-only."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"pattern", "enum", "const"} & set(schema):
+            schema["pattern"] = TEXT
+        schema.pop("writeOnly", None)
+        for value in schema.values():
+            _as_answered(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _as_answered(value)
+    return schema
+
+
+# a space's occupancy set by hand (``PUT /api/space``, ``PUT /api/spaces/{space}``)
+OCCUPANCY_BODY = {"type": "object", "required": ["occupancy"],
+                  "properties": {"occupancy": {"type": "integer", "minimum": 0,
+                                               "maximum": 1_000_000}}}
+
+
+def model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model's JSON schema as the API takes it (see :func:`_as_answered`)
+    and its definitions, to be added to ``components/schemas``."""
+    schema = _as_answered(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+    return schema, schema.pop("$defs", {})

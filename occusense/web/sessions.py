@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from occusense.files import write_atomic
+from occusense.files import load_state, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ class Session(dict):
         super().clear()
 
 
+def _saved_sessions(data: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(data, dict):
+        raise ValueError("not a sessions file")
+    return {k: v for k, v in data.items() if isinstance(v, dict) and _logged_in(v.get("data"))}
+
+
 class SessionStore:
     """Sessions by the SHA-256 of their IDs, saved when they change.
 
@@ -68,15 +74,10 @@ class SessionStore:
         self._anonymous: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if self.path is None or not self.path.exists():
+        if self.path is None:
             return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return {k: v for k, v in data.items()
-                    if isinstance(v, dict) and _logged_in(v.get("data"))}
-        except (OSError, ValueError, AttributeError) as exc:
-            log.warning("sessions in %s unreadable (%s): everyone logs in again", self.path, exc)
-            return {}
+        saved = load_state(self.path, "the sessions", _saved_sessions, "everyone logs in again")
+        return saved or {}
 
     def _save(self) -> None:
         if self.path is None:
