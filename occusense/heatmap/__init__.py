@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from occusense.files import private_file
+
 log = logging.getLogger(__name__)
 
 COLUMNS, ROWS = 32, 24
@@ -50,6 +52,8 @@ class Heatmap:
         self._grid = np.zeros((ROWS, COLUMNS), np.float64)
         self._last_ts: float | None = None
         self._saved_at = 0.0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600, as every state file (SQLite's -wal/-shm follow it)
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS hours (hour INTEGER PRIMARY KEY, "
                          "cols INTEGER, rows INTEGER, cells BLOB)")

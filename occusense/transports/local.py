@@ -14,6 +14,7 @@ from typing import TextIO
 
 from occusense.config.model import OutputSettings
 from occusense.errors import OccusenseError
+from occusense.files import private_file
 from occusense.reports.reporter import Report
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class JsonlSink:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # reports are the site's data: 0600 as the state files
             self._fh = self.path.open("ab", buffering=0)
         except OSError as exc:
             raise OccusenseError(
