@@ -32,19 +32,19 @@ def fill(store: HistoryStore, start: float, days: int) -> tuple[float, int]:
     for m in range(days * 1440):
         minute = _Minute(int(start // 60) + m)
         for region in range(REGIONS):
-            minute.levels[f"region:room {region + 1}"] = [float(rng.integers(0, 6))]
-        minute.levels["people"] = [float(rng.integers(0, 40))]
+            minute.add_level(f"region:room {region + 1}", float(rng.integers(0, 6)))
+        minute.add_level("people", float(rng.integers(0, 40)))
         minute.events["line:in"] = int(rng.integers(0, 4))
         minute.events["line:out"] = int(rng.integers(0, 4))
         batch += minute.rows(store.camera)
         if len(batch) >= 19 * 1440:  # a day at a time (the sensor: a minute at a time)
             began = time.perf_counter()
-            store._write(batch, [])
+            store._insert(batch, [])
             spent += time.perf_counter() - began
             rows += len(batch)
             batch = []
     if batch:
-        store._write(batch, [])
+        store._insert(batch, [])
         rows += len(batch)
     return spent, rows
 
@@ -55,11 +55,11 @@ def one_minute(store: HistoryStore, start: float, repeats: int = 200) -> float:
     for n in range(repeats):
         minute = _Minute(int(start // 60) + 10_000_000 + n)
         for region in range(REGIONS):
-            minute.levels[f"region:room {region + 1}"] = [1.0]
-        minute.levels["people"] = [3.0]
+            minute.add_level(f"region:room {region + 1}", 1.0)
+        minute.add_level("people", 3.0)
         minute.events["line:in"] = 1
         minute.events["line:out"] = 1
-        store._write(minute.rows(store.camera), [])
+        store._insert(minute.rows(store.camera), [])
     return (time.perf_counter() - began) / repeats
 
 
