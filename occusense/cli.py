@@ -582,10 +582,13 @@ def eval_command(
         "../shared/data"
     ),
     detector: DetectorOption = None,
-    images: Annotated[Path | None, typer.Option(help="still frames of a room, with --boxes")]
-    = None,
+    images: Annotated[Path | None, typer.Option(
+        help="still frames of a room, with --boxes or --heads")] = None,
     boxes: Annotated[Path | None, typer.Option(
         help="person boxes of --images: {image: [[x1, y1, x2, y2, cls], ...]}")] = None,
+    heads: Annotated[Path | None, typer.Option(
+        help="head points of --images: {image: [[x, y], ...]} (a person is found when a "
+        "detection's box holds their head)")] = None,
 ) -> None:
     """Compare the sensor's counts with counts derived from ground truth."""
     from occusense.evaluation.evaluate import EvalSpec
@@ -594,8 +597,8 @@ def eval_command(
     if suite:
         _eval_suite(data, _load(config, detector), as_json)
         return
-    if images is not None or boxes is not None:
-        _eval_stills(images, boxes, _load(config, detector), as_json)
+    if images is not None or boxes is not None or heads is not None:
+        _eval_stills(images, boxes, heads, _load(config, detector), as_json)
         return
     if gt is None:
         raise _fail("give --gt (or --suite)")
@@ -666,23 +669,32 @@ def history_command(
             typer.echo(f"{row['start']}  {value}")
 
 
-def _eval_stills(images: Path | None, boxes: Path | None, config: DeviceConfig,
-                 as_json: bool) -> None:
+def _eval_stills(images: Path | None, boxes: Path | None, heads: Path | None,
+                 config: DeviceConfig, as_json: bool) -> None:
     from occusense.evaluation.stills import evaluate_stills
 
-    if images is None or boxes is None:
-        raise _fail("give both --images (a folder) and --boxes (its boxes file)")
+    if images is None or (boxes is None) == (heads is None):
+        raise _fail("give --images (a folder) and either --boxes (its person boxes) or "
+                    "--heads (its head points)")
     try:
-        result = evaluate_stills(images, boxes, config)
+        truth, rule = (heads, "heads") if heads is not None else (boxes, "boxes")
+        assert truth is not None
+        result = evaluate_stills(images, truth, config, rule)
     except OccusenseError as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(result))
         return
+    full = result["full_rooms"]
     typer.echo(f"{result['images']} images, {result['people']} people: "
                f"{result['recall']:.1%} found, {result['false_per_frame']:.2f} false people "
-               f"a frame, count error {result['count_error']:.2f} a frame, "
+               f"a frame, count error {result['count_error']:.2f} a frame "
+               f"({result['count_error_share']:.1%} of the people), "
                f"{result['fps']} frames/s ({result['detector']})")
+    if full["images"]:
+        typer.echo(f"{full['images']} full rooms (more than 28 people), {full['people']} "
+                   f"people: {full['recall']:.1%} found, count error "
+                   f"{full['count_error_share']:.1%} of the people")
 
 
 def _eval_suite(data: Path, config: DeviceConfig, as_json: bool) -> None:

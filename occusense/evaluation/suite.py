@@ -229,7 +229,7 @@ def run_suite(data: Path, config: DeviceConfig | None = None) -> dict:
             update={"scene": Scene.room})})
     return {
         "sequences": [evaluate_sequence(seq, config) for seq in sequences(data)],
-        "stills": [{"room": name, **evaluate_stills(images, boxes, room)}
-                   for name, images, boxes in rooms(data)],
+        "stills": [{"room": name, **evaluate_stills(images, truth, room, rule)}
+                   for name, images, truth, rule in rooms(data)],
         "overhead": evaluate_overhead(data, config),
     }
