@@ -26,6 +26,7 @@ from occusense.clock import DeviceClock
 from occusense.config.device import MIN_DETECTIONS_PER_S, Mount
 from occusense.config.model import DeviceConfig
 from occusense.detect import Detections, Detector, make_detector
+from occusense.detect.heads import HeadFinder
 from occusense.detect.masks import MaskPainter
 from occusense.detect.presets import make_ceiling_detector
 from occusense.detect.rooms import CENTERNET, ROOM_DETECTIONS_PER_S, RoomFinder, chosen_scene
@@ -73,7 +74,8 @@ def detector_for(config: DeviceConfig, width: int, height: int,
     scene, why = chosen_scene(config)
     if scene == "room" and not (config.detector.model or config.detector.remote_url):
         engine = pool.engine_for(config.detector, CENTERNET) if pool is not None else None
-        finder = RoomFinder(config.detector.score_threshold, threads, engine)
+        heads = HeadFinder(threads) if config.detector.heads else None
+        finder = RoomFinder(config.detector.score_threshold, threads, engine, heads=heads)
         log.info("detector: %s: %s", finder.describe(), why)
         return finder
     detector = make_detector(config.detector, config.general.recognition_scheme,

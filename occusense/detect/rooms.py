@@ -52,6 +52,7 @@ from scipy.stats import theilslopes
 
 from occusense.detect.base import Detections
 from occusense.detect.engines import InferenceEngine, InferenceError, OnnxEngine, UsesEngine
+from occusense.detect.heads import BackgroundHeads, HeadFinder, with_heads
 
 CENTERNET = Path(__file__).parent / "models" / "centernet-512.onnx"
 SIDE = 512  # CenterNet's fixed input
@@ -85,17 +86,22 @@ class RoomFinder(UsesEngine):
     name = "room finder"
 
     def __init__(self, threshold: float | None = None, threads: int = 1,
-                 engine: InferenceEngine | None = None, model: Path = CENTERNET) -> None:
+                 engine: InferenceEngine | None = None, model: Path = CENTERNET,
+                 heads: HeadFinder | None = None) -> None:
         self.threshold = THRESHOLD if threshold is None else threshold
         self.engine = engine or OnnxEngine(model, threads)
         self.output = next((n for n in self.engine.output_names if "detections" in n),
                            self.engine.output_names[-1])
         self.failures = 0
         self.widths = RowWidths()
+        self.heads = heads  # people found by their faces too (detector.heads)
+        self.wait_for_heads = False  # True: each frame's own faces (still images)
+        self._background: BackgroundHeads | None = None
 
     def describe(self) -> str:
         where = getattr(self.engine, "where", "ONNX Runtime")
-        return f"room finder (CenterNet 512, 4 views fused) on {where}"
+        faces = " + faces (FaceBoxes)" if self.heads is not None else ""
+        return f"room finder (CenterNet 512, 4 views fused{faces}) on {where}"
 
     def detect(self, frame: np.ndarray) -> Detections:
         try:
@@ -106,7 +112,24 @@ class RoomFinder(UsesEngine):
         keep = scores >= self.threshold
         boxes, scores = boxes[keep], scores[keep]
         keep = self.widths.plausible(boxes, scores, frame.shape[:2])
-        return Detections(boxes[keep].astype(np.float32), scores[keep].astype(np.float32))
+        boxes, scores = boxes[keep], scores[keep]
+        if self.heads is not None:
+            boxes, scores = with_heads(boxes, scores, *self._faces(frame))
+        return Detections(boxes.astype(np.float32), scores.astype(np.float32))
+
+    def _faces(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This frame's faces (still images), or the last search's (a camera)."""
+        assert self.heads is not None
+        if self.wait_for_heads:
+            return self.heads.find(frame)
+        if self._background is None:
+            self._background = BackgroundHeads(self.heads)
+        return self._background.latest(frame)
+
+    def close(self) -> None:
+        if self._background is not None:
+            self._background.close()
+        super().close()
 
     # the views ------------------------------------------------------------------
     def views(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -107,6 +107,8 @@ def evaluate_stills(images: Path, truth_file: Path, config: DeviceConfig,
         h, w = image.shape[:2]
         if (w, h) not in detectors:  # the scene's finder, as the sensor would run it
             detectors[(w, h)] = detector_for(config, w, h, threads=config.detector.threads)
+            if hasattr(detectors[(w, h)], "wait_for_heads"):  # each image's own faces
+                detectors[(w, h)].wait_for_heads = True
         detector = detectors[(w, h)]
         began = time.perf_counter()
         detected = detector.detect(image).boxes
