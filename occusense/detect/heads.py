@@ -12,12 +12,13 @@ part of that body's box (``UPPER``); a face with no body is a person of its
 own; a body with no face stays a person (seen from behind). So nobody is
 counted twice across the two finders.
 
-Faces are slow to find at that scale (about 1-2 s a 1080p frame on 2
+Faces are slow to find at that scale (about 2-4 s a 1080p frame on 2
 cores, against 0.1 s for the bodies): in a running sensor they are found
-on a thread of their own, on the newest frame whenever the last search has
-ended, and each body detection takes the faces of the last search (people
-in a full room sit: their faces move little in two seconds). The still
-image evaluation waits for the faces of each image.
+on a thread of their own, on the newest frame at most every
+``SEARCH_EVERY_S`` seconds, and each body detection takes the faces of the
+last search (people in a full room sit: a room's occupancy moves slowly,
+and a face counted stays counted until the next search, at most a few
+seconds). The still image evaluation waits for the faces of each image.
 
 Measured on ../shared/data/classrooms-web (60 photos, 1,030 people, head
 points): the room finder alone finds 66.6% (1.23 false people a photo);
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -45,6 +47,7 @@ UPPER = 0.6  # a face in this top share of a body's box is that body's
 TILE = 384  # frame pixels a tile (1536 enlarged at 4x: bounded memory)
 TILE_OVERLAP = 96  # a face up to this high is whole in one of two tiles
 SAME_FACE_IOU = 0.3
+SEARCH_EVERY_S = 5.0  # a camera's faces are looked for at most this often
 
 
 class HeadFinder:
@@ -112,11 +115,15 @@ def _starts(length: int) -> list[int]:
 
 class BackgroundHeads:
     """A :class:`HeadFinder` on a thread of its own: :meth:`latest` hands the
-    frame over when the last search has ended and answers the faces of the
-    last search that ended (none before the first)."""
+    frame over when the last search has ended and ``every_s`` has passed
+    since it began (the search takes about a core for a few seconds: on 2
+    cores it must not take one for ever), and answers the faces of the last
+    search that ended (none before the first)."""
 
-    def __init__(self, finder: HeadFinder) -> None:
+    def __init__(self, finder: HeadFinder, every_s: float = SEARCH_EVERY_S) -> None:
         self.finder = finder
+        self.every_s = every_s
+        self._began = -every_s
         self._faces: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 4)), np.zeros(0))
         self._frame: np.ndarray | None = None
         self._wake = threading.Event()
@@ -127,8 +134,9 @@ class BackgroundHeads:
 
     def latest(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            if self._frame is None:
-                self._frame = frame
+            now = time.monotonic()
+            if self._frame is None and now - self._began >= self.every_s:
+                self._frame, self._began = frame, now
                 self._wake.set()
             return self._faces
 
