@@ -105,7 +105,7 @@ def load_state(path: Path, what: str, parse: Callable[[Any], T], then: str) -> T
         kept = f"kept as {set_aside(path).name}"
     except OSError:
         kept = "left where it is"
-    log.warning("%s %s is unusable (%s): %s, %s", what, path, problem, kept, then)
+    log.warning("%s %s is unreadable (%s): %s, %s", what, path, problem, kept, then)
     return None
 
 

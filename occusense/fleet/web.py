@@ -50,7 +50,7 @@ from occusense.web.app import SiteLink, _jpeg, _licences, _version, create_app
 from occusense.web.common import Access, WebKit, occupancy_asked, serve_securely
 from occusense.web.openapi import (
     API_ERRORS,
-    MOMENT,
+    MOMENT_SCHEMA,
     OCCUPANCY_BODY,
     camera_paths,
     json_body,
@@ -552,8 +552,9 @@ class SiteWeb:
             _: str = Depends(user),
             series: str = Query(..., max_length=160, description="people, region:<name>, "
                                 "line:in, line:out, flow:<entry>-<exit>"),
-            from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT),
-            to: str | None = Query(None, max_length=40, pattern=MOMENT),
+            from_: str | None = Query(None, alias="from", max_length=40,
+                                      json_schema_extra=MOMENT_SCHEMA),
+            to: str | None = Query(None, max_length=40, json_schema_extra=MOMENT_SCHEMA),
             bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
             format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
         ) -> Any:

@@ -43,9 +43,9 @@ from occusense.web.account import Account, AccountPages, SensorAccount, add_acco
 from occusense.web.common import Access, WebKit, occupancy_asked, serve_securely
 from occusense.web.openapi import (
     API_ERRORS,
-    DAY,
+    DAY_SCHEMA,
     JSON_OR_YAML_BODY,
-    MOMENT,
+    MOMENT_SCHEMA,
     OCCUPANCY_BODY,
     config_sections,
     json_body,
@@ -199,7 +199,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     @app.get("/history", include_in_schema=False)
     async def history_page(request: Request, _: str = Depends(user),
                            period: str = Query("day", pattern="^(day|week|month)$"),
-                           date: str = Query("", max_length=10, pattern=DAY)):
+                           date: str = Query("", max_length=10, json_schema_extra=DAY_SCHEMA)):
         """A day, week or month: occupancy and in/out charts, utilisation per region."""
         view = await QUERIES.run(history_view, state, period, date)
         return page(request, "history.html", title="History", **view)
@@ -228,9 +228,10 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
                               "description": "the grid (JSON) or its picture (PNG)"}})
     async def heatmap(
         _: str = Depends(user),
-        from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT,
+        from_: str | None = Query(None, alias="from", max_length=40,
+                                  json_schema_extra=MOMENT_SCHEMA,
                                   description="ISO date/time or unix s (default: a day ago)"),
-        to: str | None = Query(None, max_length=40, pattern=MOMENT,
+        to: str | None = Query(None, max_length=40, json_schema_extra=MOMENT_SCHEMA,
                                 description="default: now"),
         format_: str = Query("json", alias="format", pattern="^(json|png)$"),
     ) -> Any:
@@ -245,7 +246,7 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
     async def utilisation_api(
         _: str = Depends(user),
         period: str = Query("day", pattern="^(day|week|month)$"),
-        date: str = Query("", max_length=10, pattern=DAY,
+        date: str = Query("", max_length=10, json_schema_extra=DAY_SCHEMA,
                           description="a day of the period (default today)"),
         format_: str = Query("json", alias="format", pattern="^(json|csv)$"),
     ) -> Any:
@@ -542,9 +543,10 @@ def create_app(state: SensorState, site: SiteLink | None = None) -> FastAPI:
         series: str | None = Query(None, max_length=160,
                                    description="people, region:<name>, line:in, line:out, "
                                    "flow:<entry>-<exit>; none = the live chart's points"),
-        from_: str | None = Query(None, alias="from", max_length=40, pattern=MOMENT,
+        from_: str | None = Query(None, alias="from", max_length=40,
+                                  json_schema_extra=MOMENT_SCHEMA,
                                   description="ISO date/time or unix s (default: a day ago)"),
-        to: str | None = Query(None, max_length=40, pattern=MOMENT,
+        to: str | None = Query(None, max_length=40, json_schema_extra=MOMENT_SCHEMA,
                                 description="default: now"),
         bucket: str = Query("hour", pattern="^(minute|hour|day|week)$"),
         format_: str = Query("json", alias="format", pattern="^(json|csv)$"),

@@ -52,6 +52,10 @@ MOMENT = (r"^(\d{1,10}(\.\d{1,6})?|(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[1
           r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?)?)$")
 # a day of the History page and /api/utilisation (empty: today)
 DAY = r"^((19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]))?$"
+# described, not enforced by FastAPI: the routes refuse other values in
+# words (a regular expression is no answer for a person)
+MOMENT_SCHEMA = {"pattern": MOMENT}
+DAY_SCHEMA = {"pattern": DAY}
 
 
 def one_of(values: list[str]) -> dict[str, Any]:

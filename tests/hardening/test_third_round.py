@@ -65,7 +65,7 @@ def test_an_unusable_spaces_file_is_set_aside_and_counting_starts_from_0(tmp_pat
     spaces.close()
     kept = set_aside(tmp_path, "spaces.json")
     assert len(kept) == 1 and kept[0].read_text() == saved  # never overwritten
-    assert len([r for r in caplog.records if "unusable" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "unreadable" in r.getMessage()]) == 1
 
 
 def test_a_site_starts_with_a_spaces_file_of_another_shape(tmp_path):
