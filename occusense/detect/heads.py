@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -64,12 +65,19 @@ class HeadFinder:
         self.scale, self.threshold = scale, threshold
         self.engine = engine or OnnxEngine(model, threads)
 
-    def find(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def find(self, frame: np.ndarray, stopping: Callable[[], bool] = lambda: False
+             ) -> tuple[np.ndarray, np.ndarray]:
         """Face boxes (frame pixels, x1 y1 x2 y2) and scores, tile by tile:
-        the enlarged frame whole would take gigabytes (3 GB for 1080p at 4x)."""
+        the enlarged frame whole would take gigabytes (3 GB for 1080p at 4x).
+        ``stopping`` is asked between tiles (a stop never waits for a search)."""
         height, width = frame.shape[:2]
-        found = [self._tile(frame, x, y, min(x + TILE, width), min(y + TILE, height))
-                 for y in _starts(height) for x in _starts(width)]
+        found = [(np.zeros((0, 4)), np.zeros(0))]
+        for y in _starts(height):
+            for x in _starts(width):
+                if stopping():
+                    return found[0]
+                found.append(self._tile(frame, x, y, min(x + TILE, width),
+                                        min(y + TILE, height)))
         boxes = np.concatenate([b for b, _ in found])
         scores = np.concatenate([s for _, s in found])
         if len(scores) == 0:
@@ -151,16 +159,19 @@ class BackgroundHeads:
             if frame is None:
                 continue
             try:
-                faces = self.finder.find(frame)
+                faces = self.finder.find(frame, lambda: self._stop)
             except Exception as exc:  # the bodies are counted on without the faces
                 log.warning("faces not found in this frame: %s", exc)
                 faces = (np.zeros((0, 4)), np.zeros(0))
             with self._lock:
                 self._faces, self._frame = faces, None
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 2.0) -> None:
+        """End the search thread (within a tile's time): ONNX Runtime must not
+        be running when the process exits (it aborts)."""
         self._stop = True
         self._wake.set()
+        self._thread.join(timeout=timeout_s)
 
 
 def with_heads(bodies: np.ndarray, body_scores: np.ndarray, faces: np.ndarray,
