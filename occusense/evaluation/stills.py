@@ -39,37 +39,29 @@ from occusense.pipeline import detector_for
 
 def load_boxes(path: Path) -> dict[str, np.ndarray]:
     """Each image's person boxes (N x 4, pixels)."""
-    try:
-        data = load_json(path.read_bytes(), str(path))
-    except (OSError, DocumentError) as exc:
-        raise OccusenseError(f"{path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise OccusenseError(f"{path}: expected {{image name: [[x1, y1, x2, y2, cls], ...]}}")
-    out = {}
-    for name, rows in data.items():
-        try:
-            boxes = np.asarray([row[:4] for row in rows], np.float64).reshape(-1, 4)
-        except (TypeError, ValueError, IndexError):
-            raise OccusenseError(f"{path}: {name}: boxes are [x1, y1, x2, y2, cls]") from None
-        out[str(name)] = boxes
-    return out
+    return _marks(path, 4, "boxes are [x1, y1, x2, y2, cls]")
 
 
 def load_heads(path: Path) -> dict[str, np.ndarray]:
     """Each image's head points (N x 2, pixels)."""
+    return _marks(path, 2, "head points are [x, y]")
+
+
+def _marks(path: Path, width: int, shape: str) -> dict[str, np.ndarray]:
+    """``{image name: [[...], ...]}``: each row's first ``width`` numbers."""
     try:
         data = load_json(path.read_bytes(), str(path))
     except (OSError, DocumentError) as exc:
         raise OccusenseError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
-        raise OccusenseError(f"{path}: expected {{image name: [[x, y], ...]}}")
+        raise OccusenseError(f"{path}: expected {{image name: [...]}}: {shape}")
     out = {}
     for name, rows in data.items():
         try:
-            points = np.asarray([row[:2] for row in rows], np.float64).reshape(-1, 2)
+            marks = np.asarray([row[:width] for row in rows], np.float64).reshape(-1, width)
         except (TypeError, ValueError, IndexError):
-            raise OccusenseError(f"{path}: {name}: head points are [x, y]") from None
-        out[str(name)] = points
+            raise OccusenseError(f"{path}: {name}: {shape}") from None
+        out[str(name)] = marks
     return out
 
 
