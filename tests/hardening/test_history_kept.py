@@ -72,7 +72,7 @@ def in_history(state: Path) -> tuple[int, int]:
 def test_a_restart_in_the_same_minute_adds_to_it(tmp_path, sample_video):
     config = sensor_config(tmp_path)
     for start in ("2026-12-07T11:00:01+00:00", "2026-12-07T11:00:35+00:00"):
-        run = subprocess.run(command(config, sample_video, start, "--max-frames", "400"),
+        run = subprocess.run(command(config, sample_video, start, "--max-frames", "300"),
                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
     state = tmp_path / "state"
