@@ -20,11 +20,13 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 STOP_LIMIT_S = 8.0  # a container runtime sends SIGKILL 10 s after SIGTERM
+SAME_REQUEST_S = 1.0  # a signal again within this is the same request, not "now!"
 
 
 class Stoppable(Protocol):
@@ -39,7 +41,8 @@ class SignalStop:
 
     Before a target is set (the sensor is still starting, nothing counted
     yet), a signal raises KeyboardInterrupt in the main thread as Python's
-    own handler would. A second signal exits at once.
+    own handler would. A second signal (a second or more after the first:
+    GNU ``timeout`` sends its one twice) exits at once.
 
     Args:
         limit_s: how long a stop may take before the process exits anyway.
@@ -49,6 +52,7 @@ class SignalStop:
         self.limit_s = limit_s
         self.target: Stoppable | None = None
         self.signal_name = ""
+        self._asked_at = 0.0
         self._asked = threading.Event()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,9 +73,11 @@ class SignalStop:
     def _handle(self, signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         if self.signal_name:
+            if time.monotonic() - self._asked_at < SAME_REQUEST_S:
+                return  # GNU timeout sends its signal twice (the child, then the group)
             sys.stderr.write(f"{name} again: exiting now\n")
             os._exit(128 + signum)
-        self.signal_name = name
+        self.signal_name, self._asked_at = name, time.monotonic()
         if self.target is None:
             raise KeyboardInterrupt
         self._asked.set()

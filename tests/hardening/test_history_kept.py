@@ -117,6 +117,7 @@ def test_a_signal_stops_the_sensor_cleanly_and_quickly(tmp_path, sample_video, s
             assert time.monotonic() < deadline and sensor.poll() is None
             time.sleep(0.2)
         sensor.send_signal(stop_signal)
+        sensor.send_signal(stop_signal)  # as GNU timeout does: the child, then its group
         asked = time.monotonic()
         _, stderr = sensor.communicate(timeout=20)
         took = time.monotonic() - asked
