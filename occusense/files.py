@@ -101,12 +101,18 @@ def load_state(path: Path, what: str, parse: Callable[[Any], T], then: str) -> T
             return parse(json.loads(text))
         except UNUSABLE as exc:
             problem = exc
+    set_aside_said(path, f"{what} {path} is unreadable ({problem})", then)
+    return None
+
+
+def set_aside_said(path: Path, why: str, then: str) -> None:
+    """:func:`set_aside` ``path`` and say so once: ``why``, where it was
+    kept, and what happens ``then``."""
     try:
         kept = f"kept as {set_aside(path).name}"
     except OSError:
         kept = "left where it is"
-    log.warning("%s %s is unreadable (%s): %s, %s", what, path, problem, kept, then)
-    return None
+    log.warning("%s: %s, %s", why, kept, then)
 
 
 class StateLock:

@@ -33,7 +33,7 @@ from occusense.analytics.dwell import DwellStats
 from occusense.analytics.engine import Analytics
 from occusense.analytics.line import LineTotals
 from occusense.config.model import DeviceConfig
-from occusense.files import load_state, set_aside, write_atomic
+from occusense.files import load_state, set_aside_said, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +127,8 @@ class CountFile:
     def set_aside(self, why: Exception) -> None:
         """A file whose content does not fit the counters (a wrong type
         inside): kept for inspection, never overwritten."""
-        try:
-            kept = f"kept as {set_aside(self.path).name}"
-        except OSError:
-            kept = "left where it is"
-        log.warning("the saved counts %s do not fit (%s): %s, counting from zero",
-                    self.path, why, kept)
+        set_aside_said(self.path, f"the saved counts {self.path} do not fit ({why})",
+                       "counting from zero")
 
     def save(self, analytics: Analytics, config: DeviceConfig, force: bool = False) -> None:
         now = time.monotonic()
