@@ -154,10 +154,8 @@ def _run_sensor(
              else "waiting for the camera")
     err.print(f"occusense: {redact(uri)} ({size}) -> {jsonl or 'console'}")
     runner = SensorRunner(state, src, start, sinks)
-    if stopper is not None:
+    if stopper is not None:  # a signal before this raised KeyboardInterrupt
         stopper.target = runner
-        if stopper.requested:  # a signal came while the sensor was being built
-            runner.stop()
     began = time.perf_counter()
     try:
         with _progress(max_frames or src.frame_count, src.live) as (progress, task):

@@ -310,7 +310,8 @@ class HistoryStore:
             if self.problem != "writes are behind":
                 log.error("history store: writes are behind; a minute was not kept")
             self.problem = "writes are behind"
-            self._waiting.lost_minutes += 1
+            self._waiting.lost_minutes += len({row["minute"] for row in minute_rows})
+            self._waiting.lost_reports += len(report_rows)
 
     def after_writes(self, job) -> None:
         """Run ``job()`` on the writer thread once what was handed over is
